@@ -1,0 +1,178 @@
+/* pocket.h: the public API of libpocket, an on-device runtime for
+ * Llama-family GGUF models. Everything the CLI and the apps do goes through
+ * these calls. Handles are opaque; fallible calls return pk_status and pass
+ * results through out-params; pk_last_error() says what went wrong and where.
+ * Thread safety: a pk_model is read-only after load and may be shared by
+ * several pk_ctx; a pk_ctx is used by one thread at a time. */
+#ifndef POCKET_H
+#define POCKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ---- */
+
+typedef enum pk_status {
+    PK_OK = 0,
+    PK_ERR_INVALID = -1,   /* bad argument or malformed input */
+    PK_ERR_NOMEM = -2,     /* allocation failed */
+    PK_ERR_IO = -3,        /* file could not be opened, read or written */
+    PK_ERR_FORMAT = -4,    /* file content violates its format */
+    PK_ERR_UNSUPPORTED = -5, /* valid, but not something pocket runs */
+    PK_ERR_RANGE = -6,     /* a size or count out of range (context full...) */
+    PK_ERR_NOT_FOUND = -7, /* a key, tensor or token that must exist does not */
+    PK_ERR_CANCELLED = -8  /* a callback asked to stop */
+} pk_status;
+
+/* Text of the last error on the calling thread ("" if none). Borrowed; valid
+ * until the next pocket call on this thread. */
+const char *pk_last_error(void);
+
+/* Short name of a status code ("ok", "invalid", ...). Static storage. */
+const char *pk_status_str(pk_status st);
+
+/* Free memory that a pocket call says the caller owns. Accepts NULL. */
+void pk_free(void *p);
+
+/* ---- model ---- */
+
+typedef struct pk_model pk_model;
+
+typedef struct pk_model_params {
+    int n_threads;        /* worker threads for this model's contexts; 0 = all cores */
+    int use_mmap;         /* 1 (default): weights are mmapped views */
+} pk_model_params;
+
+pk_model_params pk_model_default_params(void);
+
+/* Load a GGUF model. OUT *model is owned by the caller; free with
+ * pk_model_free(). On failure *model is NULL and pk_last_error() names the
+ * key, tensor or byte offset at fault. */
+pk_status pk_model_load(const char *path, const pk_model_params *params,
+                        pk_model **model);
+void pk_model_free(pk_model *model);
+
+typedef struct pk_model_info {
+    const char *arch;      /* "llama", "qwen2", "phi3" (borrowed from model) */
+    const char *name;      /* general.name or "" */
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_kv_head, n_ff;
+    uint64_t n_params;     /* number of weights */
+    uint64_t n_bytes;      /* bytes of tensor data */
+    int bos, eos;          /* special token ids, -1 if none */
+} pk_model_info;
+
+/* Fill *info (OUT). Strings are borrowed; valid until pk_model_free(). */
+void pk_model_get_info(const pk_model *model, pk_model_info *info);
+
+/* ---- tokenizer ---- */
+
+/* Encode UTF-8 text. add_special: add BOS/EOS as the model's metadata asks;
+ * parse_special: text like "<|im_start|>" becomes the control token rather
+ * than plain text. OUT *ids is owned by the caller (pk_free), *n_ids its
+ * length. */
+pk_status pk_tokenize(const pk_model *model, const char *text, size_t len,
+                      int add_special, int parse_special,
+                      int32_t **ids, size_t *n_ids);
+
+/* The bytes of one token's piece (special tokens render as their text when
+ * render_special is set, otherwise as ""). Borrowed; valid until
+ * pk_model_free(). *len receives the byte count; may be NULL. */
+const char *pk_token_piece(const pk_model *model, int32_t id,
+                           int render_special, size_t *len);
+
+/* Decode ids to UTF-8 text. OUT *text is owned by the caller (pk_free),
+ * NUL-terminated, *len its length (may be NULL). */
+pk_status pk_detokenize(const pk_model *model, const int32_t *ids, size_t n,
+                        int render_special, char **text, size_t *len);
+
+/* ---- context: KV cache and forward pass ---- */
+
+typedef struct pk_ctx pk_ctx;
+
+typedef struct pk_ctx_params {
+    int n_ctx;       /* KV cache length in tokens; 0 = min(train ctx, 4096) */
+    int n_batch;     /* max tokens per forward call; 0 = 512 */
+    int n_threads;   /* 0 = model's setting */
+} pk_ctx_params;
+
+pk_ctx_params pk_ctx_default_params(void);
+
+/* Create a context over a loaded model; allocates the KV cache and all
+ * scratch buffers up front (nothing in the forward pass allocates). OUT *ctx
+ * owned by the caller; free with pk_ctx_free(), before the model. */
+pk_status pk_ctx_new(pk_model *model, const pk_ctx_params *params,
+                     pk_ctx **ctx);
+void pk_ctx_free(pk_ctx *ctx);
+
+/* Run the model over n tokens at positions pos.. pos+n-1 (prefill when n > 1,
+ * decode when n == 1), appending them to the KV cache. Only the logits of the
+ * last token are kept unless all_logits is set. Fails with PK_ERR_RANGE when
+ * pos + n exceeds n_ctx. */
+pk_status pk_ctx_eval(pk_ctx *ctx, const int32_t *tokens, int n, int pos,
+                      int all_logits);
+
+/* Logits of the i-th token of the last eval (i = 0 when only the last was
+ * kept). Borrowed; (n_vocab,) floats valid until the next eval. */
+const float *pk_ctx_logits(const pk_ctx *ctx, int i);
+
+/* Drop KV entries at positions >= pos. */
+void pk_ctx_truncate(pk_ctx *ctx, int pos);
+
+int pk_ctx_n_ctx(const pk_ctx *ctx);
+
+/* ---- sampling and generation ---- */
+
+typedef struct pk_sampler_params {
+    float temperature;     /* 0 = greedy */
+    int top_k;             /* 0 = off */
+    float top_p;           /* 1 = off */
+    float min_p;           /* 0 = off */
+    float repeat_penalty;  /* 1 = off */
+    float presence_penalty, frequency_penalty; /* 0 = off */
+    int penalty_last_n;    /* window for penalties; 64 default */
+    uint64_t seed;
+} pk_sampler_params;
+
+pk_sampler_params pk_sampler_default_params(void);
+
+typedef struct pk_sampler pk_sampler;
+
+/* OUT *s owned by caller; free with pk_sampler_free(). */
+pk_status pk_sampler_new(const pk_sampler_params *p, int n_vocab,
+                         pk_sampler **s);
+void pk_sampler_free(pk_sampler *s);
+/* Record a token in the penalty history (prompt tokens and sampled ones). */
+void pk_sampler_accept(pk_sampler *s, int32_t tok);
+/* Pick a token from logits (n_vocab,). Uses internal preallocated scratch;
+ * logits are not modified. */
+int32_t pk_sampler_sample(pk_sampler *s, const float *logits);
+
+/* Streaming callback: called with each new token and its decoded text bytes
+ * (never half a UTF-8 character). Return non-zero to stop. */
+typedef int (*pk_token_cb)(void *user, int32_t tok, const char *text,
+                           size_t len);
+
+typedef struct pk_gen_params {
+    int n_predict;               /* max new tokens; default 128 */
+    pk_sampler_params sampler;
+    const char *const *stop;     /* NULL-terminated stop strings, may be NULL */
+    int stop_on_eos;             /* default 1 */
+} pk_gen_params;
+
+pk_gen_params pk_gen_default_params(void);
+
+/* Generate after the prompt tokens (which are evaluated first, from position
+ * 0: the context is reset). OUT *out_ids (may be NULL) receives the generated
+ * ids, caller owns (pk_free); *n_out their count. */
+pk_status pk_generate(pk_ctx *ctx, const int32_t *prompt, size_t n_prompt,
+                      const pk_gen_params *gp, pk_token_cb cb, void *user,
+                      int32_t **out_ids, size_t *n_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

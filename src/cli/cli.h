@@ -1,0 +1,15 @@
+/* cli.h: what the subcommand files of the pocket CLI share. Each command is
+ * int cmd_NAME(int argc, char **argv) with argv[0] the command name, and
+ * returns the process exit status (0 ok, 1 failure, 2 usage). */
+#ifndef PK_CLI_H
+#define PK_CLI_H
+
+#include "pocket.h"
+
+typedef struct pk_cli_cmd {
+    const char *name;
+    const char *help;
+    int (*fn)(int argc, char **argv);
+} pk_cli_cmd;
+
+#endif

@@ -1,0 +1,31 @@
+/* main.c: the `pocket` command-line tool. It dispatches subcommands to
+ * cli_*.c files; each uses only the public API (pocket.h) the way a library
+ * user would. Only the CLI decides to exit. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const pk_cli_cmd commands[] = {
+    { "help", "show this help", NULL },
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: pocket COMMAND [ARGS]   (pocket COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].fn && !strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "pocket: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

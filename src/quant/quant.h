@@ -1,0 +1,65 @@
+/* quant.h: tensor types, their block layouts (bit-exact to ggml's, so GGUF
+ * files are interchangeable with llama.cpp) and a per-type trait table:
+ * block size, bytes, to_float, from_float, vec_dot and the type the other
+ * operand of vec_dot must be in. Reference kernels (_ref) are the spec; SIMD
+ * variants are picked once at start by pk_quant_init() and must agree with
+ * them. POCKET_REF=1 in the environment forces the reference path. */
+#ifndef PK_QUANT_H
+#define PK_QUANT_H
+
+#include "base/base.h"
+
+/* GGUF / ggml type numbering. */
+typedef enum pk_qtype {
+    PK_Q_F32 = 0, PK_Q_F16 = 1, PK_Q_Q4_0 = 2, PK_Q_Q4_1 = 3,
+    PK_Q_Q5_0 = 6, PK_Q_Q5_1 = 7, PK_Q_Q8_0 = 8, PK_Q_Q8_1 = 9,
+    PK_Q_Q2_K = 10, PK_Q_Q3_K = 11, PK_Q_Q4_K = 12, PK_Q_Q5_K = 13,
+    PK_Q_Q6_K = 14, PK_Q_Q8_K = 15,
+    PK_Q_IQ2_XXS = 16, PK_Q_IQ2_XS = 17, PK_Q_IQ3_XXS = 18, PK_Q_IQ1_S = 19,
+    PK_Q_IQ4_NL = 20, PK_Q_IQ3_S = 21, PK_Q_IQ2_S = 22, PK_Q_IQ4_XS = 23,
+    PK_Q_I8 = 24, PK_Q_I16 = 25, PK_Q_I32 = 26, PK_Q_I64 = 27, PK_Q_F64 = 28,
+    PK_Q_IQ1_M = 29, PK_Q_BF16 = 30,
+    PK_Q_COUNT = 40 /* room for numbering gaps; see pk_qtype_known() */
+} pk_qtype;
+
+#define PK_QK 32    /* elements per block of the simple quants */
+#define PK_QK_K 256 /* elements per super-block of the k-quants */
+
+/* Convert n values (n a multiple of the block size). */
+typedef void (*pk_to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*pk_from_float_fn)(const float *src, void *dst, int64_t n);
+/* Quantize with per-column importance weights (n_per_row columns, imatrix
+ * may be NULL): rows of n_per_row, n_rows of them. Returns bytes written. */
+typedef size_t (*pk_quantize_fn)(const float *src, void *dst, int64_t n_rows,
+                                 int64_t n_per_row, const float *imatrix);
+/* sum_i a[i] * b[i] over n elements: a in this type, b in vec_dot_type. */
+typedef void (*pk_vec_dot_fn)(int n, float *out, const void *a, const void *b);
+
+typedef struct pk_qtraits {
+    const char *name;          /* "q4_K" style, as ggml names it */
+    int blck;                  /* elements per block */
+    size_t bytes;              /* bytes per block */
+    bool is_quant;
+    pk_to_float_fn to_float;   /* NULL when not supported */
+    pk_from_float_fn from_float;        /* plain (reference) quantization */
+    pk_quantize_fn quantize;   /* imatrix-aware; NULL = from_float per row */
+    pk_vec_dot_fn vec_dot;     /* dispatched (SIMD when available) */
+    pk_vec_dot_fn vec_dot_ref; /* reference */
+    pk_qtype vec_dot_type;     /* type of the activation operand */
+} pk_qtraits;
+
+/* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */
+void pk_quant_init(void);
+
+/* Traits of a type (NULL if the type number is not known to pocket). */
+const pk_qtraits *pk_qtraits_of(pk_qtype t);
+bool pk_qtype_known(int t);
+const char *pk_qtype_name(pk_qtype t);
+/* Parse a type name case-insensitively ("Q4_K", "f16"); -1 if unknown. */
+int pk_qtype_from_name(const char *name);
+
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size
+ * or the type is unknown. */
+size_t pk_row_size(pk_qtype t, int64_t n);
+
+#endif
