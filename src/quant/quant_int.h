@@ -8,10 +8,77 @@
 
 /* ---- block layouts (ggml) ---- */
 
+/* d, m: fp16 bits. Simple quants: 32 elements a block; nibble i of qs[j]
+ * layout: low nibble = element j, high nibble = element j + 16. */
 typedef struct { uint16_t d; uint8_t qs[PK_QK / 2]; } pk_block_q4_0;
 _Static_assert(sizeof(pk_block_q4_0) == 18, "q4_0 block");
+typedef struct { uint16_t d, m; uint8_t qs[PK_QK / 2]; } pk_block_q4_1;
+_Static_assert(sizeof(pk_block_q4_1) == 20, "q4_1 block");
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[PK_QK / 2]; } pk_block_q5_0;
+_Static_assert(sizeof(pk_block_q5_0) == 22, "q5_0 block");
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[PK_QK / 2]; } pk_block_q5_1;
+_Static_assert(sizeof(pk_block_q5_1) == 24, "q5_1 block");
 typedef struct { uint16_t d; int8_t qs[PK_QK]; } pk_block_q8_0;
 _Static_assert(sizeof(pk_block_q8_0) == 34, "q8_0 block");
+/* q8_1: d and s = d * sum(qs), both fp16 */
+typedef struct { uint16_t d, s; int8_t qs[PK_QK]; } pk_block_q8_1;
+_Static_assert(sizeof(pk_block_q8_1) == 36, "q8_1 block");
+
+/* k-quants: 256-element super-blocks of 16 or 32-element sub-blocks */
+#define PK_K_SCALE_SIZE 12
+typedef struct {
+    uint8_t scales[PK_QK_K / 16]; /* 4-bit scale | 4-bit min per 16 */
+    uint8_t qs[PK_QK_K / 4];      /* 2-bit quants */
+    uint16_t d, dmin;
+} pk_block_q2_K;
+_Static_assert(sizeof(pk_block_q2_K) == 84, "q2_K block");
+typedef struct {
+    uint8_t hmask[PK_QK_K / 8];   /* high bit */
+    uint8_t qs[PK_QK_K / 4];      /* low 2 bits */
+    uint8_t scales[12];           /* 16 6-bit scales */
+    uint16_t d;
+} pk_block_q3_K;
+_Static_assert(sizeof(pk_block_q3_K) == 110, "q3_K block");
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[PK_K_SCALE_SIZE]; /* 8 6-bit scales and mins */
+    uint8_t qs[PK_QK_K / 2];
+} pk_block_q4_K;
+_Static_assert(sizeof(pk_block_q4_K) == 144, "q4_K block");
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[PK_K_SCALE_SIZE];
+    uint8_t qh[PK_QK_K / 8];
+    uint8_t qs[PK_QK_K / 2];
+} pk_block_q5_K;
+_Static_assert(sizeof(pk_block_q5_K) == 176, "q5_K block");
+typedef struct {
+    uint8_t ql[PK_QK_K / 2];      /* low 4 bits */
+    uint8_t qh[PK_QK_K / 4];      /* high 2 bits */
+    int8_t scales[PK_QK_K / 16];  /* 8-bit scales */
+    uint16_t d;
+} pk_block_q6_K;
+_Static_assert(sizeof(pk_block_q6_K) == 210, "q6_K block");
+/* q8_K: the activation type of the k-quant dot products; d is fp32 */
+typedef struct {
+    float d;
+    int8_t qs[PK_QK_K];
+    int16_t bsums[PK_QK_K / 16];  /* sums of groups of 16 */
+} pk_block_q8_K;
+_Static_assert(sizeof(pk_block_q8_K) == 292, "q8_K block");
+
+/* non-linear 4-bit: values from pk_kvalues_iq4nl */
+typedef struct { uint16_t d; uint8_t qs[PK_QK / 2]; } pk_block_iq4_nl;
+_Static_assert(sizeof(pk_block_iq4_nl) == 18, "iq4_nl block");
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;            /* high 2 bits of the 8 6-bit scales */
+    uint8_t scales_l[PK_QK_K / 64]; /* low 4 bits */
+    uint8_t qs[PK_QK_K / 2];
+} pk_block_iq4_xs;
+_Static_assert(sizeof(pk_block_iq4_xs) == 136, "iq4_xs block");
+
+extern const int8_t pk_kvalues_iq4nl[16];
 
 /* Fill t[] with names, sizes and reference kernels of every type. */
 void pk_quant_ref_traits(pk_qtraits *t);
