@@ -172,6 +172,48 @@ pk_status pk_generate(pk_ctx *ctx, const int32_t *prompt, size_t n_prompt,
                       const pk_gen_params *gp, pk_token_cb cb, void *user,
                       int32_t **out_ids, size_t *n_out);
 
+/* ---- quantization ---- */
+
+/* One line of the quantizer's per-tensor report. Strings borrowed for the
+ * duration of the callback. */
+typedef struct pk_quantize_report {
+    const char *name;       /* tensor name */
+    int index, count;       /* 1-based position among all tensors */
+    const char *type_in, *type_out;
+    uint64_t n_elements, bytes_in, bytes_out;
+    double rel_error;       /* imatrix-weighted relative squared error, or -1 */
+} pk_quantize_report;
+
+typedef struct pk_quantize_params {
+    const char *type;         /* "Q4_K_M", "q4_0", "IQ4_XS", ...; NULL with a budget */
+    uint64_t target_bytes;    /* 0 = off; else the file is at most this size */
+    double target_bpw;        /* 0 = off; else bits per weight of the 2-D tensors */
+    const char *imatrix;      /* importance matrix file (GGUF) or NULL */
+    const char *const *keep;  /* NULL-terminated "NAME_SUBSTRING=TYPE" overrides */
+    int n_threads;            /* 0 = all cores */
+    void (*report)(void *user, const pk_quantize_report *r); /* may be NULL */
+    void *user;
+} pk_quantize_params;
+
+typedef struct pk_quantize_summary {
+    uint64_t file_bytes;      /* size of the written file */
+    uint64_t n_params;        /* elements of all tensors */
+    double bpw;               /* file_bytes * 8 / n_params */
+} pk_quantize_summary;
+
+pk_quantize_params pk_quantize_default_params(void);
+
+/* Quantize the GGUF model at in_path (F32, F16 or BF16; Q8_0 with a
+ * warning) into out_path, streaming tensor by tensor. Names of recipes:
+ * plain types (all 2-D weights in that type, output.weight in Q6_K for
+ * k-quant and IQ types) and the mixes Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M,
+ * Q3_K_M. With target_bytes or target_bpw the per-tensor types are chosen to
+ * minimise the importance-weighted error under the budget. OUT *sum (may be
+ * NULL). The output is written to out_path.tmp and renamed at the end. */
+pk_status pk_quantize_model(const char *in_path, const char *out_path,
+                            const pk_quantize_params *p,
+                            pk_quantize_summary *sum);
+
 #ifdef __cplusplus
 }
 #endif

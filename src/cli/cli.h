@@ -12,4 +12,7 @@ typedef struct pk_cli_cmd {
     int (*fn)(int argc, char **argv);
 } pk_cli_cmd;
 
+/* commands, one per cli_*.c file */
+int cmd_quantize(int argc, char **argv);
+
 #endif

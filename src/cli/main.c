@@ -8,6 +8,7 @@
 
 static const pk_cli_cmd commands[] = {
     { "help", "show this help", NULL },
+    { "quantize", "quantize a GGUF model (types, mixes, size budgets)", cmd_quantize },
 };
 
 static void usage(FILE *f) {
