@@ -25,7 +25,7 @@ static float nrand(void) {
 }
 
 typedef struct {
-    float *data[64];
+    float *data[128];
     int n;
 } bufs;
 

@@ -1,6 +1,6 @@
 /* quant_ref.c: reference (plain C) conversion and dot products for every
  * tensor type. These loops are the spec the SIMD kernels are tested against. */
-#include "quant/quant_int.h"
+#include "quant/quant_ref_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -84,6 +84,8 @@ static void set_geometry(pk_qtraits *t) {
 
 void pk_quant_ref_traits(pk_qtraits *t) {
     set_geometry(t);
+    pk_quant_ref_simple(t);
+    pk_quant_ref_k(t);
     t[PK_Q_F32] = (pk_qtraits){ "f32", 1, 4, false, f32_to_float, f32_from_float,
                                 NULL, vec_dot_f32, vec_dot_f32, PK_Q_F32 };
     t[PK_Q_F16] = (pk_qtraits){ "f16", 1, 2, false, f16_to_float, f16_from_float,
