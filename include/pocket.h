@@ -172,6 +172,86 @@ pk_status pk_generate(pk_ctx *ctx, const int32_t *prompt, size_t n_prompt,
                       const pk_gen_params *gp, pk_token_cb cb, void *user,
                       int32_t **out_ids, size_t *n_out);
 
+/* ---- tokenizer without a model ---- */
+
+typedef struct pk_tokenizer pk_tokenizer;
+
+/* Load a vocabulary from a GGUF file (vocab-only or a whole model; no
+ * weights are touched) or from a Hugging Face tokenizer.json. OUT *tk
+ * owned by the caller; free with pk_tokenizer_free(). */
+pk_status pk_tokenizer_load(const char *path, pk_tokenizer **tk);
+void pk_tokenizer_free(pk_tokenizer *tk);
+int pk_tokenizer_n_vocab(const pk_tokenizer *tk);
+/* As pk_tokenize / pk_token_piece / pk_detokenize. */
+pk_status pk_tokenizer_encode(const pk_tokenizer *tk, const char *text, size_t len,
+                              int add_special, int parse_special, int32_t **ids,
+                              size_t *n_ids);
+const char *pk_tokenizer_piece(const pk_tokenizer *tk, int32_t id,
+                               int render_special, size_t *len);
+pk_status pk_tokenizer_decode(const pk_tokenizer *tk, const int32_t *ids, size_t n,
+                              int render_special, char **text, size_t *len);
+
+/* ---- GGUF files (inspection) ---- */
+
+typedef struct pk_file pk_file;
+
+typedef struct pk_file_tensor {
+    const char *name;       /* not NUL-terminated; name_len bytes */
+    size_t name_len;
+    const char *type;       /* "q4_K", "f32", ... */
+    int n_dims;
+    uint64_t ne[4];
+    uint64_t offset;        /* in the file */
+    uint64_t n_bytes, n_elements;
+} pk_file_tensor;
+
+typedef struct pk_file_info {
+    uint32_t version;
+    uint64_t n_kv, n_tensors, file_size, data_offset, alignment;
+} pk_file_info;
+
+/* Open and validate a GGUF file (see pk_model_load for the checks). OUT *f
+ * owned by the caller; free with pk_file_close(). */
+pk_status pk_file_open(const char *path, pk_file **f);
+void pk_file_close(pk_file *f);
+void pk_file_get_info(const pk_file *f, pk_file_info *info);
+/* Key i (borrowed, not NUL-terminated, *len bytes) and its type as text
+ * ("u32", "str", "arr[str]"...). Static or borrowed storage. */
+const char *pk_file_kv_key(const pk_file *f, uint64_t i, size_t *len);
+const char *pk_file_kv_type(const pk_file *f, uint64_t i);
+/* The value as text; arrays show at most max_elems elements and the count.
+ * OUT *text caller owns (pk_free). */
+pk_status pk_file_kv_text(const pk_file *f, uint64_t i, size_t max_elems, char **text);
+void pk_file_get_tensor(const pk_file *f, uint64_t i, pk_file_tensor *t);
+
+/* ---- chat templates ---- */
+
+typedef struct pk_chat_msg {
+    const char *role;     /* "system", "user" or "assistant" */
+    const char *content;
+} pk_chat_msg;
+
+/* Lay out messages as a model family was trained to see them. tmpl is a
+ * template name (chatml/qwen2, llama3, llama2, mistral, phi3, gemma) or the
+ * text of a tokenizer.chat_template, recognised by its markers. With
+ * add_generation_prompt the text ends where the assistant's answer begins.
+ * OUT *out caller owns (pk_free). The result holds control-token text:
+ * tokenize it with parse_special. */
+pk_status pk_chat_apply(const char *tmpl, const pk_chat_msg *msgs, size_t n,
+                        int add_generation_prompt, char **out);
+/* The same with the model's own tokenizer.chat_template. */
+pk_status pk_chat_apply_model(const pk_model *model, const pk_chat_msg *msgs,
+                              size_t n, int add_generation_prompt, char **out);
+
+/* ---- conversion ---- */
+
+/* Convert a llama2.c checkpoint (fp32; legacy 7-int header or the version
+ * 1/2 "ak42" headers) to an F32 GGUF of architecture llama. tokenizer_bin
+ * (llama2.c's tokenizer.bin, may be NULL: then a byte-level placeholder
+ * vocab cannot be made and the call fails) gives the vocabulary. */
+pk_status pk_convert_llama2c(const char *in_path, const char *tokenizer_bin,
+                             const char *out_path);
+
 /* ---- quantization ---- */
 
 /* One line of the quantizer's per-tensor report. Strings borrowed for the

@@ -14,5 +14,9 @@ typedef struct pk_cli_cmd {
 
 /* commands, one per cli_*.c file */
 int cmd_quantize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_convert_llama2c(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif
