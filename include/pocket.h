@@ -243,6 +243,40 @@ pk_status pk_chat_apply(const char *tmpl, const pk_chat_msg *msgs, size_t n,
 pk_status pk_chat_apply_model(const pk_model *model, const pk_chat_msg *msgs,
                               size_t n, int add_generation_prompt, char **out);
 
+/* ---- evaluation ---- */
+
+typedef struct pk_ppl_params {
+    int n_ctx;               /* window in tokens (default 512); the second
+                                half of each window is scored */
+    int max_chunks;          /* 0 = every whole window of the text */
+    int n_threads;           /* 0 = the model's */
+    int top_k;               /* tokens kept per position by save_logits (64) */
+    const char *save_logits; /* write this model's top-k log-probs here */
+    const char *kld_base;    /* compare with a file written by save_logits */
+    void (*progress)(void *user, int chunk, int n_chunks, double ppl);
+    void *user;
+} pk_ppl_params;
+
+typedef struct pk_ppl_result {
+    double ppl, ppl_err;     /* perplexity and its standard error */
+    int n_tokens;            /* scored tokens */
+    int has_kld;
+    double kld_mean, kld_p99, kld_max; /* KL(base || model) per token, nats */
+    double top1_agree;       /* share of tokens whose argmax equals the base's */
+} pk_ppl_result;
+
+pk_ppl_params pk_ppl_default_params(void);
+/* Perplexity of the model over a UTF-8 text file, and with kld_base the KL
+ * divergence of its next-token distributions from a base model's (the
+ * base's top-k tokens and one bucket for the remaining mass). OUT *res. */
+pk_status pk_perplexity(pk_model *model, const char *text_path,
+                        const pk_ppl_params *p, pk_ppl_result *res);
+/* Collect an importance matrix (mean squared input activation per column of
+ * every weight matrix) over windows of n_ctx tokens of a calibration text
+ * and save it (GGUF, llama.cpp's imatrix layout) to out_path. */
+pk_status pk_imatrix_compute(pk_model *model, const char *text_path, int n_ctx,
+                             int max_chunks, int n_threads, const char *out_path);
+
 /* ---- conversion ---- */
 
 /* Convert a llama2.c checkpoint (fp32; legacy 7-int header or the version

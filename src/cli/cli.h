@@ -18,5 +18,7 @@ int cmd_run(int argc, char **argv);
 int cmd_convert_llama2c(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
 
 #endif

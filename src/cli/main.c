@@ -12,6 +12,8 @@ static const pk_cli_cmd commands[] = {
     { "tokenize", "text to token ids with a model's or a tokenizer.json's vocabulary", cmd_tokenize },
     { "inspect", "show a GGUF file's metadata, tensors and size", cmd_inspect },
     { "convert-llama2c", "convert a llama2.c checkpoint to GGUF", cmd_convert_llama2c },
+    { "perplexity", "perplexity and KL divergence over a text file", cmd_perplexity },
+    { "imatrix", "collect an importance matrix over a calibration text", cmd_imatrix },
     { "quantize", "quantize a GGUF model (types, mixes, size budgets)", cmd_quantize },
 };
 
