@@ -286,6 +286,13 @@ pk_status pk_imatrix_compute(pk_model *model, const char *text_path, int n_ctx,
 pk_status pk_convert_llama2c(const char *in_path, const char *tokenizer_bin,
                              const char *out_path);
 
+/* Write a GGUF from a JSON manifest (metadata with explicit types, tensor
+ * names, shapes in ggml order and byte offsets) and a raw fp32 file, as
+ * scripts that train models produce. Matrices become type_name (f32, f16,
+ * bf16), vectors stay f32. */
+pk_status pk_convert_raw(const char *manifest, const char *out_path,
+                         const char *type_name);
+
 /* ---- quantization ---- */
 
 /* One line of the quantizer's per-tensor report. Strings borrowed for the

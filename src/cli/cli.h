@@ -16,6 +16,7 @@ typedef struct pk_cli_cmd {
 int cmd_quantize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_convert_llama2c(int argc, char **argv);
+int cmd_convert_raw(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);

@@ -38,3 +38,34 @@ int cmd_convert_llama2c(int argc, char **argv) {
     printf("wrote %s\n", out);
     return 0;
 }
+
+int cmd_convert_raw(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *type = "f16";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: pocket convert-raw MANIFEST.json OUT.gguf [--type f32|f16|bf16]\n"
+                   "  writes a GGUF from a JSON manifest (typed metadata, tensor names, ggml-order\n"
+                   "  shapes, byte offsets) and its raw little-endian fp32 data file\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+            type = argv[++i];
+        } else if (!in) {
+            in = argv[i];
+        } else if (!out) {
+            out = argv[i];
+        } else {
+            fprintf(stderr, "pocket convert-raw: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        fprintf(stderr, "usage: pocket convert-raw MANIFEST.json OUT.gguf [--type f32|f16|bf16]\n");
+        return 2;
+    }
+    if (pk_convert_raw(in, out, type) != PK_OK) {
+        fprintf(stderr, "pocket convert-raw: %s\n", pk_last_error());
+        return 1;
+    }
+    printf("wrote %s\n", out);
+    return 0;
+}
