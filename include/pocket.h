@@ -172,6 +172,162 @@ pk_status pk_generate(pk_ctx *ctx, const int32_t *prompt, size_t n_prompt,
                       const pk_gen_params *gp, pk_token_cb cb, void *user,
                       int32_t **out_ids, size_t *n_out);
 
+/* ---- tokenizer without a model ---- */
+
+typedef struct pk_tokenizer pk_tokenizer;
+
+/* Load a vocabulary from a GGUF file (vocab-only or a whole model; no
+ * weights are touched) or from a Hugging Face tokenizer.json. OUT *tk
+ * owned by the caller; free with pk_tokenizer_free(). */
+pk_status pk_tokenizer_load(const char *path, pk_tokenizer **tk);
+void pk_tokenizer_free(pk_tokenizer *tk);
+int pk_tokenizer_n_vocab(const pk_tokenizer *tk);
+/* As pk_tokenize / pk_token_piece / pk_detokenize. */
+pk_status pk_tokenizer_encode(const pk_tokenizer *tk, const char *text, size_t len,
+                              int add_special, int parse_special, int32_t **ids,
+                              size_t *n_ids);
+const char *pk_tokenizer_piece(const pk_tokenizer *tk, int32_t id,
+                               int render_special, size_t *len);
+pk_status pk_tokenizer_decode(const pk_tokenizer *tk, const int32_t *ids, size_t n,
+                              int render_special, char **text, size_t *len);
+
+/* ---- GGUF files (inspection) ---- */
+
+typedef struct pk_file pk_file;
+
+typedef struct pk_file_tensor {
+    const char *name;       /* not NUL-terminated; name_len bytes */
+    size_t name_len;
+    const char *type;       /* "q4_K", "f32", ... */
+    int n_dims;
+    uint64_t ne[4];
+    uint64_t offset;        /* in the file */
+    uint64_t n_bytes, n_elements;
+} pk_file_tensor;
+
+typedef struct pk_file_info {
+    uint32_t version;
+    uint64_t n_kv, n_tensors, file_size, data_offset, alignment;
+} pk_file_info;
+
+/* Open and validate a GGUF file (see pk_model_load for the checks). OUT *f
+ * owned by the caller; free with pk_file_close(). */
+pk_status pk_file_open(const char *path, pk_file **f);
+void pk_file_close(pk_file *f);
+void pk_file_get_info(const pk_file *f, pk_file_info *info);
+/* Key i (borrowed, not NUL-terminated, *len bytes) and its type as text
+ * ("u32", "str", "arr[str]"...). Static or borrowed storage. */
+const char *pk_file_kv_key(const pk_file *f, uint64_t i, size_t *len);
+const char *pk_file_kv_type(const pk_file *f, uint64_t i);
+/* The value as text; arrays show at most max_elems elements and the count.
+ * OUT *text caller owns (pk_free). */
+pk_status pk_file_kv_text(const pk_file *f, uint64_t i, size_t max_elems, char **text);
+void pk_file_get_tensor(const pk_file *f, uint64_t i, pk_file_tensor *t);
+
+/* ---- chat templates ---- */
+
+typedef struct pk_chat_msg {
+    const char *role;     /* "system", "user" or "assistant" */
+    const char *content;
+} pk_chat_msg;
+
+/* Lay out messages as a model family was trained to see them. tmpl is a
+ * template name (chatml/qwen2, llama3, llama2, mistral, phi3, gemma) or the
+ * text of a tokenizer.chat_template, recognised by its markers. With
+ * add_generation_prompt the text ends where the assistant's answer begins.
+ * OUT *out caller owns (pk_free). The result holds control-token text:
+ * tokenize it with parse_special. */
+pk_status pk_chat_apply(const char *tmpl, const pk_chat_msg *msgs, size_t n,
+                        int add_generation_prompt, char **out);
+/* The same with the model's own tokenizer.chat_template. */
+pk_status pk_chat_apply_model(const pk_model *model, const pk_chat_msg *msgs,
+                              size_t n, int add_generation_prompt, char **out);
+
+/* ---- evaluation ---- */
+
+typedef struct pk_ppl_params {
+    int n_ctx;               /* window in tokens (default 512); the second
+                                half of each window is scored */
+    int max_chunks;          /* 0 = every whole window of the text */
+    int n_threads;           /* 0 = the model's */
+    int top_k;               /* tokens kept per position by save_logits (64) */
+    const char *save_logits; /* write this model's top-k log-probs here */
+    const char *kld_base;    /* compare with a file written by save_logits */
+    void (*progress)(void *user, int chunk, int n_chunks, double ppl);
+    void *user;
+} pk_ppl_params;
+
+typedef struct pk_ppl_result {
+    double ppl, ppl_err;     /* perplexity and its standard error */
+    int n_tokens;            /* scored tokens */
+    int has_kld;
+    double kld_mean, kld_p99, kld_max; /* KL(base || model) per token, nats */
+    double top1_agree;       /* share of tokens whose argmax equals the base's */
+} pk_ppl_result;
+
+pk_ppl_params pk_ppl_default_params(void);
+/* Perplexity of the model over a UTF-8 text file, and with kld_base the KL
+ * divergence of its next-token distributions from a base model's (the
+ * base's top-k tokens and one bucket for the remaining mass). OUT *res. */
+pk_status pk_perplexity(pk_model *model, const char *text_path,
+                        const pk_ppl_params *p, pk_ppl_result *res);
+/* Collect an importance matrix (mean squared input activation per column of
+ * every weight matrix) over windows of n_ctx tokens of a calibration text
+ * and save it (GGUF, llama.cpp's imatrix layout) to out_path. */
+pk_status pk_imatrix_compute(pk_model *model, const char *text_path, int n_ctx,
+                             int max_chunks, int n_threads, const char *out_path);
+
+/* ---- conversion ---- */
+
+/* Convert a llama2.c checkpoint (fp32; legacy 7-int header or the version
+ * 1/2 "ak42" headers) to an F32 GGUF of architecture llama. tokenizer_bin
+ * (llama2.c's tokenizer.bin, may be NULL: then a byte-level placeholder
+ * vocab cannot be made and the call fails) gives the vocabulary. */
+pk_status pk_convert_llama2c(const char *in_path, const char *tokenizer_bin,
+                             const char *out_path);
+
+/* ---- quantization ---- */
+
+/* One line of the quantizer's per-tensor report. Strings borrowed for the
+ * duration of the callback. */
+typedef struct pk_quantize_report {
+    const char *name;       /* tensor name */
+    int index, count;       /* 1-based position among all tensors */
+    const char *type_in, *type_out;
+    uint64_t n_elements, bytes_in, bytes_out;
+    double rel_error;       /* imatrix-weighted relative squared error, or -1 */
+} pk_quantize_report;
+
+typedef struct pk_quantize_params {
+    const char *type;         /* "Q4_K_M", "q4_0", "IQ4_XS", ...; NULL with a budget */
+    uint64_t target_bytes;    /* 0 = off; else the file is at most this size */
+    double target_bpw;        /* 0 = off; else bits per weight of the 2-D tensors */
+    const char *imatrix;      /* importance matrix file (GGUF) or NULL */
+    const char *const *keep;  /* NULL-terminated "NAME_SUBSTRING=TYPE" overrides */
+    int n_threads;            /* 0 = all cores */
+    void (*report)(void *user, const pk_quantize_report *r); /* may be NULL */
+    void *user;
+} pk_quantize_params;
+
+typedef struct pk_quantize_summary {
+    uint64_t file_bytes;      /* size of the written file */
+    uint64_t n_params;        /* elements of all tensors */
+    double bpw;               /* file_bytes * 8 / n_params */
+} pk_quantize_summary;
+
+pk_quantize_params pk_quantize_default_params(void);
+
+/* Quantize the GGUF model at in_path (F32, F16 or BF16; Q8_0 with a
+ * warning) into out_path, streaming tensor by tensor. Names of recipes:
+ * plain types (all 2-D weights in that type, output.weight in Q6_K for
+ * k-quant and IQ types) and the mixes Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M,
+ * Q3_K_M. With target_bytes or target_bpw the per-tensor types are chosen to
+ * minimise the importance-weighted error under the budget. OUT *sum (may be
+ * NULL). The output is written to out_path.tmp and renamed at the end. */
+pk_status pk_quantize_model(const char *in_path, const char *out_path,
+                            const pk_quantize_params *p,
+                            pk_quantize_summary *sum);
+
 #ifdef __cplusplus
 }
 #endif

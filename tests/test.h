@@ -69,11 +69,14 @@ static inline const char *pk_test_shared(void) {
     return s ? s : "../shared";
 }
 
-/* Path under ../shared into a static buffer (one at a time). */
+/* Path under ../shared in one of 8 rotating static buffers, so a call may
+ * take several paths at once. */
 static inline const char *pk_test_path(const char *rel) {
-    static char buf[4096];
-    snprintf(buf, sizeof(buf), "%s/%s", pk_test_shared(), rel);
-    return buf;
+    static char buf[8][4096];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof(buf[0]), "%s/%s", pk_test_shared(), rel);
+    return b;
 }
 
 static inline int pk_test_summary(void) {

@@ -19,7 +19,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 1 << 16 };
+enum { SPIN_ROUNDS = 1 << 14 };
 
 typedef struct worker {
     pk_pool *pool;
@@ -137,7 +137,12 @@ void pk_pool_run_n(pk_pool *pool, int n, pk_task_fn fn, void *arg) {
     if (pool->n_sleeping) pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     fn(arg, 0, n);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) cpu_relax();
+    /* wait for the others; yield now and then in case a worker shares our
+     * core (more threads than cores) */
+    for (unsigned spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
+        if ((spins & 1023) == 1023) sched_yield();
+        else cpu_relax();
+    }
 }
 
 void pk_pool_run(pk_pool *pool, pk_task_fn fn, void *arg) {

@@ -12,4 +12,13 @@ typedef struct pk_cli_cmd {
     int (*fn)(int argc, char **argv);
 } pk_cli_cmd;
 
+/* commands, one per cli_*.c file */
+int cmd_quantize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_convert_llama2c(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
+
 #endif

@@ -8,6 +8,13 @@
 
 static const pk_cli_cmd commands[] = {
     { "help", "show this help", NULL },
+    { "run", "generate text with a GGUF model", cmd_run },
+    { "tokenize", "text to token ids with a model's or a tokenizer.json's vocabulary", cmd_tokenize },
+    { "inspect", "show a GGUF file's metadata, tensors and size", cmd_inspect },
+    { "convert-llama2c", "convert a llama2.c checkpoint to GGUF", cmd_convert_llama2c },
+    { "perplexity", "perplexity and KL divergence over a text file", cmd_perplexity },
+    { "imatrix", "collect an importance matrix over a calibration text", cmd_imatrix },
+    { "quantize", "quantize a GGUF model (types, mixes, size budgets)", cmd_quantize },
 };
 
 static void usage(FILE *f) {

@@ -6,8 +6,6 @@
 
 #include "quant/quant.h"
 
-#include <string.h>
-
 /* ---- block layouts (ggml) ---- */
 
 /* d, m: fp16 bits. Simple quants: 32 elements a block; nibble i of qs[j]
@@ -82,29 +80,8 @@ _Static_assert(sizeof(pk_block_iq4_xs) == 136, "iq4_xs block");
 
 extern const int8_t pk_kvalues_iq4nl[16];
 
-/* ---- helpers shared by the reference files ---- */
-
-/* Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves
- * the rounded integer in the low mantissa bits (ggml's nearest_int). */
-static inline int pk_q_nearest_int(float v) {
-    float t = v + 12582912.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof(bits));
-    return (int)(bits & 0x007FFFFFu) - 0x00400000;
-}
-
-/* Search helpers of the k-quant family (quant_ref_k.c), also used by the
- * imatrix paths of the simple quants. See quant_ref_k.c for the math. */
-float pk_q_make_qx(int n, int nmax, const float *x, int8_t *L, int rmse_type,
-                   const float *qw);
-float pk_q_make_qkx3(int n, int nmax, const float *x, const float *w,
-                     uint8_t *L, float *neg_min, uint8_t *Laux, float rmin,
-                     float rdelta, int nstep, bool use_mad);
-
 /* Fill t[] with names, sizes and reference kernels of every type. */
 void pk_quant_ref_traits(pk_qtraits *t);
-/* The k-quant, q8_K and iq4 entries (quant_ref_k.c); called by the above. */
-void pk_quant_ref_traits_k(pk_qtraits *t);
 /* Replace entries with SIMD kernels that this CPU supports. */
 void pk_quant_simd_traits(pk_qtraits *t);
 

@@ -3,7 +3,7 @@
  * quantizers reproduce ggml's reference and imatrix quantizers bit for bit:
  * the scale searches below do the same float operations in the same order,
  * so any reordering of a sum here changes the bytes. */
-#include "quant/quant_int.h"
+#include "quant/quant_ref_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -1108,7 +1108,7 @@ static void set_k(pk_qtraits *t, pk_qtype q, pk_to_float_fn to, pk_from_float_fn
     t[q].vec_dot_type = dot_type;
 }
 
-void pk_quant_ref_traits_k(pk_qtraits *t) {
+void pk_quant_ref_k(pk_qtraits *t) {
     set_k(t, PK_Q_Q2_K, q2_K_to_float, q2_K_from_float, q2_K_quantize, vec_dot_q2_K_q8_K, PK_Q_Q8_K);
     set_k(t, PK_Q_Q3_K, q3_K_to_float, q3_K_from_float, q3_K_quantize, vec_dot_q3_K_q8_K, PK_Q_Q8_K);
     set_k(t, PK_Q_Q4_K, q4_K_to_float, q4_K_from_float, q4_K_quantize, vec_dot_q4_K_q8_K, PK_Q_Q8_K);

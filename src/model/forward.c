@@ -1,0 +1,250 @@
+/* forward.c: the transformer forward pass of the llama, qwen2 and phi3
+ * families over a batch of tokens: RMSNorm, q/k/v projections (qwen2
+ * biases, phi3 fused), RoPE (adjacent pairs for llama, halves for NeoX-style
+ * qwen2/phi3), grouped-query attention over the f16 KV cache, SwiGLU FFN.
+ * Every buffer comes from the context; matmuls and attention run on the
+ * context's pool. */
+#include "model/model.h"
+#include "quant/quantize.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- matmul ---- */
+
+typedef struct mm_job {
+    const pk_tensor *w;
+    const float *x;       /* (n, ne0) */
+    float *y;             /* (n, ne1) */
+    int n;
+    const uint8_t *xq;    /* x rows in the vec_dot type */
+    size_t xq_row;        /* bytes per quantized row */
+    pk_vec_dot_fn dot;
+    pk_from_float_fn conv;
+} mm_job;
+
+static void mm_convert(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    int64_t ne0 = j->w->ne0;
+    for (int t = ith; t < j->n; t += nth)
+        j->conv(j->x + (size_t)t * (size_t)ne0, (uint8_t *)j->xq + (size_t)t * j->xq_row, ne0);
+}
+
+/* Rows of W split in contiguous chunks per thread; each row is dotted with
+ * every token of the batch while it is hot in cache. */
+static void mm_rows(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    int64_t ne1 = j->w->ne1, r0 = ne1 * ith / nth, r1 = ne1 * (ith + 1) / nth;
+    const uint8_t *wd = j->w->data;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = wd + (size_t)r * j->w->row_bytes;
+        for (int t = 0; t < j->n; t++)
+            j->dot((int)j->w->ne0, &j->y[(size_t)t * (size_t)ne1 + (size_t)r], wr,
+                   j->xq + (size_t)t * j->xq_row);
+    }
+}
+
+void pk_matmul(pk_ctx *ctx, const pk_tensor *w, const float *x, float *y, int n) {
+    const pk_qtraits *q = pk_qtraits_of(w->type);
+    const pk_qtraits *qa = pk_qtraits_of(q->vec_dot_type);
+    mm_job j = { w, x, y, n, NULL, pk_row_size(q->vec_dot_type, w->ne0), q->vec_dot, qa->from_float };
+    if (q->vec_dot_type == PK_Q_F32) {
+        j.xq = (const uint8_t *)x;
+    } else {
+        j.xq = ctx->qbuf;
+        pk_pool_run_n(ctx->pool, PK_MIN(n, pk_pool_size(ctx->pool)), mm_convert, &j);
+    }
+    pk_pool_run(ctx->pool, mm_rows, &j);
+}
+
+/* ---- small ops ---- */
+
+static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) {
+    double ss = 0;
+    for (int i = 0; i < d; i++) ss += (double)x[i] * x[i];
+    float s = (float)(1.0 / sqrt(ss / d + eps));
+    for (int i = 0; i < d; i++) o[i] = x[i] * s * w[i];
+}
+
+static void add_bias(float *x, const pk_tensor *b, int n, int d, int stride) {
+    if (!b->data) return;
+    const float *bb = b->data;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < d; i++) x[(size_t)t * (size_t)stride + (size_t)i] += bb[i];
+}
+
+/* cos/sin table for the batch positions */
+static void rope_table(pk_ctx *c, int n) {
+    const pk_hparams *h = &c->model->hp;
+    int half = h->n_rot / 2;
+    const float *ff = c->model->rope_freqs;
+    for (int t = 0; t < n; t++) {
+        double p = (double)(c->n_past + t) / h->rope_scale;
+        for (int i = 0; i < half; i++) {
+            double theta = p * pow((double)h->rope_base, -2.0 * i / h->n_rot);
+            if (ff) theta /= ff[i];
+            c->rope_cs[((size_t)t * (size_t)half + (size_t)i) * 2] = (float)cos(theta);
+            c->rope_cs[((size_t)t * (size_t)half + (size_t)i) * 2 + 1] = (float)sin(theta);
+        }
+    }
+}
+
+/* rotate the first n_rot dims of each head of x (n tokens, n_heads heads) */
+static void rope(const pk_ctx *c, float *x, int n, int n_heads, int stride) {
+    const pk_hparams *h = &c->model->hp;
+    int half = h->n_rot / 2, hd = h->head_dim;
+    for (int t = 0; t < n; t++) {
+        const float *cs = c->rope_cs + (size_t)t * (size_t)half * 2;
+        for (int hh = 0; hh < n_heads; hh++) {
+            float *v = x + (size_t)t * (size_t)stride + (size_t)hh * (size_t)hd;
+            for (int i = 0; i < half; i++) {
+                int a = h->rope_neox ? i : 2 * i, b = h->rope_neox ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b], co = cs[2 * i], si = cs[2 * i + 1];
+                v[a] = x0 * co - x1 * si;
+                v[b] = x0 * si + x1 * co;
+            }
+        }
+    }
+}
+
+/* ---- attention ---- */
+
+typedef struct att_job {
+    pk_ctx *c;
+    int layer, n;
+} att_job;
+
+static void att_task(void *arg, int ith, int nth) {
+    att_job *j = arg;
+    pk_ctx *c = j->c;
+    const pk_hparams *h = &c->model->hp;
+    int hd = h->head_dim, kvd = h->n_kv_head * hd, qd = h->n_head * hd;
+    int group = h->n_head / h->n_kv_head;
+    float *sc = c->att + (size_t)ith * (size_t)c->n_ctx;
+    const uint16_t *kc = c->kv_k + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
+    const uint16_t *vc = c->kv_v + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int task = ith; task < j->n * h->n_head; task += nth) {
+        int t = task / h->n_head, hh = task % h->n_head, kvh = hh / group;
+        int n_kv = c->n_past + t + 1; /* causal: positions 0..n_past+t */
+        const float *qv = c->q + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
+        float mx = -INFINITY;
+        for (int p = 0; p < n_kv; p++) {
+            const uint16_t *kr = kc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd;
+            float s = 0;
+            for (int i = 0; i < hd; i++) s += qv[i] * pk_fp16_to_fp32(kr[i]);
+            sc[p] = s * scale;
+            mx = PK_MAX(mx, sc[p]);
+        }
+        float sum = 0;
+        for (int p = 0; p < n_kv; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        float *o = c->att_out + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int p = 0; p < n_kv; p++) {
+            const uint16_t *vr = vc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd;
+            float a = sc[p] / sum;
+            for (int i = 0; i < hd; i++) o[i] += a * pk_fp16_to_fp32(vr[i]);
+        }
+    }
+}
+
+/* ---- imatrix collection hook ---- */
+
+static void collect(pk_ctx *c, int il, const char *what, const float *x, int n, int64_t d) {
+    if (!c->imatrix) return;
+    char name[64];
+    if (il >= 0) snprintf(name, sizeof(name), "blk.%d.%s.weight", il, what);
+    else snprintf(name, sizeof(name), "%s.weight", what);
+    pk_imatrix_entry *e = pk_imatrix_get(c->imatrix, name, d, true);
+    if (!e) return;
+    for (int t = 0; t < n; t++)
+        for (int64_t i = 0; i < d; i++) e->sum2[i] += x[(size_t)t * (size_t)d + (size_t)i] * x[(size_t)t * (size_t)d + (size_t)i];
+    e->count += (float)n;
+}
+
+/* ---- forward ---- */
+
+pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
+    const pk_model *m = c->model;
+    const pk_hparams *h = &m->hp;
+    int d = h->n_embd, hd = h->head_dim, qd = h->n_head * hd, kvd = h->n_kv_head * hd, ff = h->n_ff;
+    const pk_qtraits *et = pk_qtraits_of(m->tok_embd.type);
+    for (int t = 0; t < n; t++)
+        et->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
+                     c->x + (size_t)t * (size_t)d, d);
+    rope_table(c, n);
+    for (int il = 0; il < h->n_layer; il++) {
+        const pk_layer *L = &m->layers[il];
+        for (int t = 0; t < n; t++)
+            rmsnorm(c->xn + (size_t)t * (size_t)d, c->x + (size_t)t * (size_t)d, L->attn_norm.data, d, h->rms_eps);
+        if (L->wqkv.data) {
+            collect(c, il, "attn_qkv", c->xn, n, d);
+            pk_matmul(c, &L->wqkv, c->xn, c->hb, n);
+            for (int t = 0; t < n; t++) {
+                const float *r = c->hb + (size_t)t * (size_t)(qd + 2 * kvd);
+                memcpy(c->q + (size_t)t * (size_t)qd, r, sizeof(float) * (size_t)qd);
+                memcpy(c->k + (size_t)t * (size_t)kvd, r + qd, sizeof(float) * (size_t)kvd);
+                memcpy(c->v + (size_t)t * (size_t)kvd, r + qd + kvd, sizeof(float) * (size_t)kvd);
+            }
+        } else {
+            collect(c, il, "attn_q", c->xn, n, d);
+            collect(c, il, "attn_k", c->xn, n, d);
+            collect(c, il, "attn_v", c->xn, n, d);
+            pk_matmul(c, &L->wq, c->xn, c->q, n);
+            pk_matmul(c, &L->wk, c->xn, c->k, n);
+            pk_matmul(c, &L->wv, c->xn, c->v, n);
+            add_bias(c->q, &L->bq, n, qd, qd);
+            add_bias(c->k, &L->bk, n, kvd, kvd);
+            add_bias(c->v, &L->bv, n, kvd, kvd);
+        }
+        rope(c, c->q, n, h->n_head, qd);
+        rope(c, c->k, n, h->n_kv_head, kvd);
+        uint16_t *kc = c->kv_k + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * (size_t)kvd;
+        uint16_t *vc = c->kv_v + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * (size_t)kvd;
+        for (size_t i = 0; i < (size_t)n * (size_t)kvd; i++) {
+            kc[i] = pk_fp32_to_fp16(c->k[i]);
+            vc[i] = pk_fp32_to_fp16(c->v[i]);
+        }
+        att_job aj = { c, il, n };
+        pk_pool_run(c->pool, att_task, &aj);
+        collect(c, il, "attn_output", c->att_out, n, qd);
+        pk_matmul(c, &L->wo, c->att_out, c->xn, n);
+        for (size_t i = 0; i < (size_t)n * (size_t)d; i++) c->x[i] += c->xn[i];
+
+        for (int t = 0; t < n; t++)
+            rmsnorm(c->xn + (size_t)t * (size_t)d, c->x + (size_t)t * (size_t)d, L->ffn_norm.data, d, h->rms_eps);
+        if (m->arch == PK_ARCH_PHI3) {
+            collect(c, il, "ffn_up", c->xn, n, d);
+            pk_matmul(c, &L->w_up, c->xn, c->hb2, n); /* (n, 2 ff): gate | up */
+            for (int t = 0; t < n; t++) {
+                const float *g = c->hb2 + (size_t)t * 2 * (size_t)ff, *u = g + ff;
+                float *o = c->hb + (size_t)t * (size_t)ff;
+                for (int i = 0; i < ff; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+            }
+        } else {
+            collect(c, il, "ffn_gate", c->xn, n, d);
+            collect(c, il, "ffn_up", c->xn, n, d);
+            pk_matmul(c, &L->w_gate, c->xn, c->hb, n);
+            pk_matmul(c, &L->w_up, c->xn, c->hb2, n);
+            for (size_t i = 0; i < (size_t)n * (size_t)ff; i++) {
+                float g = c->hb[i];
+                c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+            }
+        }
+        collect(c, il, "ffn_down", c->hb, n, ff);
+        pk_matmul(c, &L->w_down, c->hb, c->xn, n);
+        for (size_t i = 0; i < (size_t)n * (size_t)d; i++) c->x[i] += c->xn[i];
+    }
+    int first = all ? 0 : n - 1, nl = all ? n : 1;
+    for (int t = 0; t < nl; t++)
+        rmsnorm(c->xn + (size_t)t * (size_t)d, c->x + (size_t)(first + t) * (size_t)d, m->output_norm.data, d,
+                h->rms_eps);
+    collect(c, -1, "output", c->xn, nl, d);
+    pk_matmul(c, &m->output, c->xn, c->logits, nl);
+    c->n_logits = nl;
+    c->n_past += n;
+    return PK_OK;
+}
