@@ -274,35 +274,24 @@ static float make_qp(int n, int nmax, const float *x, uint8_t *L, const float *q
 
 /* ---- bit layouts of the k-quants ---- */
 
-/* 2-bit field of element e (0..255) in a 64-byte qs array: byte
- * (e/128)*32 + e%32, bits 2*((e%128)/32). Shared by q2_K and q3_K. */
-static int get2(const uint8_t *qs, int e) {
-    return (qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-}
+/* Setters by element index e (0..255), used by the quantizers; the
+ * decoders (*_levels below) walk the same fields in storage order.
+ * 2-bit field in a 64-byte qs array: byte (e/128)*32 + e%32, bits
+ * 2*((e%128)/32). Shared by q2_K and q3_K. */
 static void set2(uint8_t *qs, int e, int v) {
     qs[(e / 128) * 32 + e % 32] |= (uint8_t)((v & 3) << (2 * ((e % 128) / 32)));
 }
 /* 4-bit field of element e in a 128-byte qs array (q4_K, q5_K low bits,
  * iq4_xs): byte (e/64)*32 + e%32, high nibble for odd 32-groups. */
-static int get4(const uint8_t *qs, int e) {
-    return (qs[(e / 64) * 32 + e % 32] >> (4 * ((e / 32) & 1))) & 15;
-}
 static void set4(uint8_t *qs, int e, int v) {
     qs[(e / 64) * 32 + e % 32] |= (uint8_t)((v & 15) << (4 * ((e / 32) & 1)));
 }
 /* 1-bit field: bit e/32 of byte e%32 (q3_K hmask, q5_K qh). */
-static int get1(const uint8_t *h, int e) { return (h[e % 32] >> (e / 32)) & 1; }
 static void set1(uint8_t *h, int e, int v) { h[e % 32] |= (uint8_t)((v & 1) << (e / 32)); }
 
 /* q6_K: low nibble in ql byte (e/128)*64 + (e%128/32 & 1)*32 + e%32, high
  * nibble for e%128 >= 64; top 2 bits in qh byte (e/128)*32 + e%32 at bit
  * 2*((e%128)/32). */
-static int q6_get(const pk_block_q6_K *b, int e) {
-    int g = (e % 128) / 32, l = e % 32, n = e / 128;
-    int lo = (b->ql[n * 64 + (g & 1) * 32 + l] >> (4 * (g >> 1))) & 15;
-    int hi = (b->qh[n * 32 + l] >> (2 * g)) & 3;
-    return lo | hi << 4;
-}
 static void q6_set(pk_block_q6_K *b, int e, int v) {
     int g = (e % 128) / 32, l = e % 32, n = e / 128;
     b->ql[n * 64 + (g & 1) * 32 + l] |= (uint8_t)((v & 15) << (4 * (g >> 1)));
@@ -356,6 +345,53 @@ static size_t quantize_rows(row_quant_fn fn, pk_qtype t, const float *src, void 
     for (int64_t r = 0; r < n_rows; r++)
         fn(src + r * n_per_row, (char *)dst + (size_t)r * row, n_per_row, qw);
     return (size_t)n_rows * row;
+}
+
+/* Whole-block level decoders for to_float and the dot products: the
+ * fields the setters above write, walked in storage order. */
+static void q2_K_levels(const pk_block_q2_K *b, int8_t *q) {
+    for (int n = 0; n < 2; n++)
+        for (int s = 0; s < 4; s++)
+            for (int l = 0; l < 32; l++) q[128 * n + 32 * s + l] = (int8_t)((b->qs[32 * n + l] >> (2 * s)) & 3);
+}
+static void q3_K_levels(const pk_block_q3_K *b, int8_t *q) {
+    for (int n = 0; n < 2; n++)
+        for (int s = 0; s < 4; s++)
+            for (int l = 0; l < 32; l++) {
+                int e = 128 * n + 32 * s + l;
+                int hi = (b->hmask[l] >> (e / 32)) & 1;
+                q[e] = (int8_t)(((b->qs[32 * n + l] >> (2 * s)) & 3) - (hi ? 0 : 4));
+            }
+}
+static void nibbles_levels(const uint8_t *qs, int8_t *q) { /* q4_K / q5_K low bits */
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)(qs[32 * c + l] & 15);
+            q[64 * c + 32 + l] = (int8_t)(qs[32 * c + l] >> 4);
+        }
+}
+static void q5_K_levels(const pk_block_q5_K *b, int8_t *q) {
+    nibbles_levels(b->qs, q);
+    for (int g = 0; g < 8; g++)
+        for (int l = 0; l < 32; l++) q[32 * g + l] = (int8_t)(q[32 * g + l] | ((b->qh[l] >> g) & 1) << 4);
+}
+static void q6_K_levels(const pk_block_q6_K *b, int8_t *q) { /* q - 32 */
+    for (int n = 0; n < 2; n++) {
+        const uint8_t *ql = b->ql + 64 * n, *qh = b->qh + 32 * n;
+        for (int l = 0; l < 32; l++) {
+            q[128 * n + l] = (int8_t)(((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4) - 32);
+            q[128 * n + 32 + l] = (int8_t)(((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32);
+            q[128 * n + 64 + l] = (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32);
+            q[128 * n + 96 + l] = (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32);
+        }
+    }
+}
+
+/* sum over 16 or 32 elements of q * y */
+static int isum_group(const int8_t *q, const int8_t *y, int n) {
+    int s = 0;
+    for (int j = 0; j < n; j++) s += q[j] * y[j];
+    return s;
 }
 
 /* ---- q8_K: x = d * q, d fp32, bsums = sums of 16 ---- */
@@ -473,10 +509,12 @@ static void q2_K_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_q2_K *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d = pk_fp16_to_fp32(x[i].d), dmin = pk_fp16_to_fp32(x[i].dmin);
-        for (int e = 0; e < PK_QK_K; e++) {
-            const uint8_t sc = x[i].scales[e / 16];
+        int8_t q[PK_QK_K];
+        q2_K_levels(&x[i], q);
+        for (int j = 0; j < 16; j++) {
+            const uint8_t sc = x[i].scales[j];
             const float dl = d * (sc & 15), ml = dmin * (sc >> 4);
-            dst[e] = dl * (float)get2(x[i].qs, e) - ml;
+            for (int k = 16 * j; k < 16 * j + 16; k++) dst[k] = dl * (float)q[k] - ml;
         }
     }
 }
@@ -487,11 +525,11 @@ static void vec_dot_q2_K_q8_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0, msum = 0;
+        q2_K_levels(&x[i], q);
         for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int e = 16 * j; e < 16 * j + 16; e++) s += get2(x[i].qs, e) * y[i].qs[e];
-            isum += (x[i].scales[j] & 15) * s;
+            isum += (x[i].scales[j] & 15) * isum_group(q + 16 * j, y[i].qs + 16 * j, 16);
             msum += (x[i].scales[j] >> 4) * y[i].bsums[j];
         }
         sum += (double)y[i].d * ((double)pk_fp16_to_fp32(x[i].d) * isum -
@@ -575,17 +613,15 @@ static size_t q3_K_quantize(const float *src, void *dst, int64_t nr, int64_t npr
     return quantize_rows(q3_K_quant_row, PK_Q_Q3_K, src, dst, nr, npr, qw);
 }
 
-static int q3_level(const pk_block_q3_K *b, int e) {
-    return get2(b->qs, e) - (get1(b->hmask, e) ? 0 : 4);
-}
-
 static void q3_K_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_q3_K *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d_all = pk_fp16_to_fp32(x[i].d);
-        for (int e = 0; e < PK_QK_K; e++) {
-            const float dl = d_all * q3_scale(x[i].scales, e / 16);
-            dst[e] = dl * (float)q3_level(&x[i], e);
+        int8_t q[PK_QK_K];
+        q3_K_levels(&x[i], q);
+        for (int j = 0; j < 16; j++) {
+            const float dl = d_all * q3_scale(x[i].scales, j);
+            for (int k = 16 * j; k < 16 * j + 16; k++) dst[k] = dl * (float)q[k];
         }
     }
 }
@@ -595,12 +631,11 @@ static void vec_dot_q3_K_q8_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int e = 16 * j; e < 16 * j + 16; e++) s += q3_level(&x[i], e) * y[i].qs[e];
-            isum += q3_scale(x[i].scales, j) * s;
-        }
+        q3_K_levels(&x[i], q);
+        for (int j = 0; j < 16; j++)
+            isum += q3_scale(x[i].scales, j) * isum_group(q + 16 * j, y[i].qs + 16 * j, 16);
         sum += (double)y[i].d * pk_fp16_to_fp32(x[i].d) * isum;
     }
     *out = (float)sum;
@@ -758,17 +793,17 @@ static size_t q5_K_quantize(const float *src, void *dst, int64_t nr, int64_t npr
     return quantize_rows(q5_K_quant_row, PK_Q_Q5_K, src, dst, nr, npr, qw);
 }
 
-static int q5_level(const pk_block_q5_K *b, int e) { return get4(b->qs, e) | get1(b->qh, e) << 4; }
-
 static void q4_K_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_q4_K *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d = pk_fp16_to_fp32(x[i].d), dmin = pk_fp16_to_fp32(x[i].dmin);
-        for (int e = 0; e < PK_QK_K; e++) {
+        int8_t q[PK_QK_K];
+        nibbles_levels(x[i].qs, q);
+        for (int j = 0; j < 8; j++) {
             int sc, m;
-            k4_scale_min(x[i].scales, e / 32, &sc, &m);
+            k4_scale_min(x[i].scales, j, &sc, &m);
             const float dl = d * sc, ml = dmin * m;
-            dst[e] = dl * (float)get4(x[i].qs, e) - ml;
+            for (int k = 32 * j; k < 32 * j + 32; k++) dst[k] = dl * (float)q[k] - ml;
         }
     }
 }
@@ -777,11 +812,13 @@ static void q5_K_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_q5_K *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d = pk_fp16_to_fp32(x[i].d), dmin = pk_fp16_to_fp32(x[i].dmin);
-        for (int e = 0; e < PK_QK_K; e++) {
+        int8_t q[PK_QK_K];
+        q5_K_levels(&x[i], q);
+        for (int j = 0; j < 8; j++) {
             int sc, m;
-            k4_scale_min(x[i].scales, e / 32, &sc, &m);
+            k4_scale_min(x[i].scales, j, &sc, &m);
             const float dl = d * sc, ml = dmin * m;
-            dst[e] = dl * (float)q5_level(&x[i], e) - ml;
+            for (int k = 32 * j; k < 32 * j + 32; k++) dst[k] = dl * (float)q[k] - ml;
         }
     }
 }
@@ -792,12 +829,13 @@ static void vec_dot_q4_K_q8_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0, msum = 0;
+        nibbles_levels(x[i].qs, q);
         for (int j = 0; j < 8; j++) {
-            int sc, m, s = 0;
+            int sc, m;
             k4_scale_min(x[i].scales, j, &sc, &m);
-            for (int e = 32 * j; e < 32 * j + 32; e++) s += get4(x[i].qs, e) * y[i].qs[e];
-            isum += sc * s;
+            isum += sc * isum_group(q + 32 * j, y[i].qs + 32 * j, 32);
             msum += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
         sum += (double)y[i].d * ((double)pk_fp16_to_fp32(x[i].d) * isum -
@@ -811,12 +849,13 @@ static void vec_dot_q5_K_q8_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0, msum = 0;
+        q5_K_levels(&x[i], q);
         for (int j = 0; j < 8; j++) {
-            int sc, m, s = 0;
+            int sc, m;
             k4_scale_min(x[i].scales, j, &sc, &m);
-            for (int e = 32 * j; e < 32 * j + 32; e++) s += q5_level(&x[i], e) * y[i].qs[e];
-            isum += sc * s;
+            isum += sc * isum_group(q + 32 * j, y[i].qs + 32 * j, 32);
             msum += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
         }
         sum += (double)y[i].d * ((double)pk_fp16_to_fp32(x[i].d) * isum -
@@ -873,8 +912,9 @@ static void q6_K_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_q6_K *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d = pk_fp16_to_fp32(x[i].d);
-        for (int e = 0; e < PK_QK_K; e++)
-            dst[e] = d * x[i].scales[e / 16] * (float)(q6_get(&x[i], e) - 32);
+        int8_t q[PK_QK_K];
+        q6_K_levels(&x[i], q);
+        for (int k = 0; k < PK_QK_K; k++) dst[k] = d * x[i].scales[k / 16] * (float)q[k];
     }
 }
 
@@ -883,12 +923,10 @@ static void vec_dot_q6_K_q8_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0;
-        for (int j = 0; j < 16; j++) {
-            int s = 0;
-            for (int e = 16 * j; e < 16 * j + 16; e++) s += (q6_get(&x[i], e) - 32) * y[i].qs[e];
-            isum += x[i].scales[j] * s;
-        }
+        q6_K_levels(&x[i], q);
+        for (int j = 0; j < 16; j++) isum += x[i].scales[j] * isum_group(q + 16 * j, y[i].qs + 16 * j, 16);
         sum += (double)y[i].d * pk_fp16_to_fp32(x[i].d) * isum;
     }
     *out = (float)sum;
@@ -1064,18 +1102,24 @@ static void vec_dot_iq4_nl_q8_0(int n, float *out, const void *a, const void *b)
 static int iq4_xs_scale(const pk_block_iq4_xs *b, int ib) {
     return (((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((b->scales_h >> (2 * ib)) & 3) << 4)) - 32;
 }
-/* element e: group e/32, byte 16 * (e/32) + e%16, high nibble for e%32 >= 16 */
-static int iq4_xs_value(const pk_block_iq4_xs *b, int e) {
-    return pk_kvalues_iq4nl[(b->qs[16 * (e / 32) + e % 16] >> (4 * ((e % 32) / 16))) & 15];
+/* table values of a block: group g, bytes 16g..16g+15, low nibbles first */
+static void iq4_xs_levels(const pk_block_iq4_xs *b, int8_t *q) {
+    for (int g = 0; g < 8; g++)
+        for (int j = 0; j < 16; j++) {
+            q[32 * g + j] = pk_kvalues_iq4nl[b->qs[16 * g + j] & 15];
+            q[32 * g + 16 + j] = pk_kvalues_iq4nl[b->qs[16 * g + j] >> 4];
+        }
 }
 
 static void iq4_xs_to_float(const void *src, float *dst, int64_t n) {
     const pk_block_iq4_xs *x = src;
     for (int64_t i = 0; i < n / PK_QK_K; i++, dst += PK_QK_K) {
         const float d = pk_fp16_to_fp32(x[i].d);
-        for (int e = 0; e < PK_QK_K; e++) {
-            const float dl = d * iq4_xs_scale(&x[i], e / 32);
-            dst[e] = dl * iq4_xs_value(&x[i], e);
+        int8_t q[PK_QK_K];
+        iq4_xs_levels(&x[i], q);
+        for (int g = 0; g < 8; g++) {
+            const float dl = d * iq4_xs_scale(&x[i], g);
+            for (int k = 32 * g; k < 32 * g + 32; k++) dst[k] = dl * q[k];
         }
     }
 }
@@ -1085,12 +1129,10 @@ static void vec_dot_iq4_xs_q8_K(int n, float *out, const void *a, const void *b)
     const pk_block_q8_K *y = b;
     double sum = 0;
     for (int i = 0; i < n / PK_QK_K; i++) {
+        int8_t q[PK_QK_K];
         int isum = 0;
-        for (int ib = 0; ib < 8; ib++) {
-            int s = 0;
-            for (int e = 32 * ib; e < 32 * ib + 32; e++) s += iq4_xs_value(&x[i], e) * y[i].qs[e];
-            isum += iq4_xs_scale(&x[i], ib) * s;
-        }
+        iq4_xs_levels(&x[i], q);
+        for (int g = 0; g < 8; g++) isum += iq4_xs_scale(&x[i], g) * isum_group(q + 32 * g, y[i].qs + 32 * g, 32);
         sum += (double)y[i].d * pk_fp16_to_fp32(x[i].d) * isum;
     }
     *out = (float)sum;
