@@ -233,6 +233,13 @@ static bool load_fixture(const char *name, fixture *fx, uint8_t **buf) {
     return true;
 }
 
+/* Same float bits, or both NaN (NaN payloads may depend on operand order). */
+static bool same_floats(const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) && !(isnan(a[i]) && isnan(b[i]))) return false;
+    return true;
+}
+
 /* Compare quantized bytes and dequantized floats with one fixture section. */
 static void check_section(const pk_qtraits *tr, const char *what, const fixture *fx,
                           const uint8_t *sect, const uint8_t *mine) {
@@ -246,10 +253,11 @@ static void check_section(const pk_qtraits *tr, const char *what, const fixture 
     CHECKF(bad_blocks == 0, "%s %s: %d of %zu blocks differ from ggml (first: block %d)", tr->name,
            what, bad_blocks, bytes / tr->bytes, first);
     /* dequantize ggml's own bytes: must equal ggml's floats bit for bit */
-    float *y = malloc(n * sizeof(float));
+    float *y = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float));
     tr->to_float(sect, y, (int64_t)n);
-    CHECKF(memcmp(y, sect + bytes, n * sizeof(float)) == 0, "%s %s: dequantized floats differ",
-           tr->name, what);
+    memcpy(want, sect + bytes, n * sizeof(float));
+    CHECKF(same_floats(y, want, n), "%s %s: dequantized floats differ", tr->name, what);
+    free(want);
     free(y);
 }
 
@@ -269,7 +277,7 @@ static void test_fixtures(void) {
         size_t n = (size_t)fx.n_rows * fx.n_per_row, bytes = (size_t)fx.n_rows * fx.row_bytes;
         CHECK(pk_row_size((pk_qtype)fx.type, fx.n_per_row) == fx.row_bytes);
         size_t sect = bytes + n * sizeof(float);
-        CHECK(fx.sect_len == (fx.flags & 1 ? 3 : 1) * sect);
+        CHECK(fx.sect_len == ((fx.flags & 1 ? 3 : 1) + (fx.flags & 2 ? 1 : 0)) * sect);
         if (!tr || fx.sect_len < sect) {
             free(buf);
             continue;
@@ -286,6 +294,11 @@ static void test_fixtures(void) {
                 check_section(tr, pass ? "quantize(imatrix)" : "quantize(NULL)", &fx,
                               fx.sect + (1 + pass) * sect, mine);
             }
+        }
+        /* random bytes: to_float must decode every bit pattern as ggml */
+        if (fx.flags & 2 && fx.sect_len >= ((fx.flags & 1 ? 3 : 1) + 1) * sect) {
+            const uint8_t *r = fx.sect + (fx.flags & 1 ? 3 : 1) * sect;
+            check_section(tr, "random blocks", &fx, r, r);
         }
         free(mine);
         free(buf);
