@@ -117,8 +117,11 @@ static void test_vec_dot(void) {
                     want += (double)da[j] * db[j];
                     mag += fabs((double)da[j] * db[j]);
                 }
-                float got;
+                float got, fast;
                 tr->vec_dot_ref(N, &got, qa, qb);
+                tr->vec_dot(N, &fast, qa, qb); /* the dispatched (SIMD) kernel */
+                CHECKF(fabs((double)fast - got) <= 1e-4 * mag + 1e-30, "%s: vec_dot %g vs ref %g",
+                       tr->name, fast, got);
                 double err = mag > 0 ? fabs(got - want) / mag : fabs(got - want);
                 worst = err > worst ? err : worst;
             }
