@@ -1,36 +1,33 @@
-/* quant_ref_int.h: shared by the reference kernel files: rounding helpers,
- * the IQ4 level search, and the generic block dot product. */
+/* quant_ref_int.h: shared by the reference kernel files (quant_ref.c,
+ * quant_ref_simple.c, quant_ref_k.c): ggml's rounding and the scale searches
+ * the imatrix paths of both families use. */
 #ifndef PK_QUANT_REF_INT_H
 #define PK_QUANT_REF_INT_H
 
 #include "quant/quant_int.h"
 
-/* round to nearest, halves away from zero (|v| < 2^22) */
-int pk_nearest_int(float v);
-/* index of the IQ4_NL level nearest to v */
-int pk_iq4_best_index(float v);
-/* best IQ4 scale of a group (see quant_ref_simple.c) */
-float pk_iq4_group_scale(const float *x, const float *w, int n, int ntry, uint8_t *L);
+#include <string.h>
 
+/* Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves
+ * the rounded integer in the low mantissa bits (ggml's nearest_int). */
+static inline int pk_q_nearest_int(float v) {
+    float t = v + 12582912.0f;
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof(bits));
+    return (int)(bits & 0x007FFFFFu) - 0x00400000;
+}
+
+/* Scale searches of the k-quant family (quant_ref_k.c), also used by the
+ * imatrix paths of the simple quants. See quant_ref_k.c for the math. */
+float pk_q_make_qx(int n, int nmax, const float *x, int8_t *L, int rmse_type,
+                   const float *qw);
+float pk_q_make_qkx3(int n, int nmax, const float *x, const float *w,
+                     uint8_t *L, float *neg_min, uint8_t *Laux, float rmin,
+                     float rdelta, int nstep, bool use_mad);
+
+/* Fill the kernels of the simple quants (q4_0..q8_1) / of the k-quants,
+ * q8_K and iq4 types; geometry is already set. */
 void pk_quant_ref_simple(pk_qtraits *t);
 void pk_quant_ref_k(pk_qtraits *t);
-
-/* A reference dot product: dequantize one block of each operand and sum in
- * float, blocks accumulated in double. This is the spec the SIMD kernels
- * (integer arithmetic) are tested against. */
-#define DEFINE_DOT_VIA_FLOAT(NAME, TO_A, BLOCK_A, TO_B, BLOCK_B, BLK)          \
-    static void NAME(int n, float *out, const void *a, const void *b) {       \
-        float fa[BLK], fb[BLK];                                               \
-        const uint8_t *pa = a, *pb = b;                                       \
-        double s = 0;                                                         \
-        for (int i = 0; i < n / (BLK); i++) {                                 \
-            TO_A(pa + (size_t)i * sizeof(BLOCK_A), fa, BLK);                  \
-            TO_B(pb + (size_t)i * sizeof(BLOCK_B), fb, BLK);                  \
-            float bs = 0;                                                     \
-            for (int j = 0; j < (BLK); j++) bs += fa[j] * fb[j];              \
-            s += bs;                                                          \
-        }                                                                     \
-        *out = (float)s;                                                      \
-    }
 
 #endif
