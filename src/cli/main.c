@@ -15,6 +15,7 @@ static const pk_cli_cmd commands[] = {
     { "convert-llama2c", "convert a llama2.c checkpoint to GGUF", cmd_convert_llama2c },
     { "perplexity", "perplexity and KL divergence over a text file", cmd_perplexity },
     { "imatrix", "collect an importance matrix over a calibration text", cmd_imatrix },
+    { "bench", "prompt and generation speed, load time, peak memory", cmd_bench },
     { "quantize", "quantize a GGUF model (types, mixes, size budgets)", cmd_quantize },
 };
 

@@ -1,0 +1,142 @@
+/* cli_bench.c: `pocket bench`: prompt processing (pp) and generation (tg)
+ * speed in tokens per second over repeated runs, as llama-bench measures
+ * them (pp: one batch of P tokens from an empty cache; tg: N single-token
+ * steps), with mean and standard deviation, model load time and peak RSS. */
+#include "cli/cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static int pk_bench_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void mean_sd(const double *v, int n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) s2 += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = NULL;
+    int threads = 0, n_pp = 512, n_tg = 128, reps = 3, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: pocket bench -m MODEL [-t N] [-p 512] [-n 128] [-r 3] [--json]\n"
+                   "  pp: tokens/s evaluating P prompt tokens as one batch; tg: tokens/s of N\n"
+                   "  single-token steps; each repeated R times (mean +/- sd); also the load\n"
+                   "  time and peak resident memory. -p 0 or -n 0 skips that test.\n");
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "pocket bench: '%s' needs a value or is unknown\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "-m")) model = v;
+        else if (!strcmp(a, "-t")) threads = atoi(v);
+        else if (!strcmp(a, "-p")) n_pp = atoi(v);
+        else if (!strcmp(a, "-n")) n_tg = atoi(v);
+        else if (!strcmp(a, "-r")) reps = atoi(v);
+        else {
+            fprintf(stderr, "pocket bench: unknown option '%s'\n", a);
+            return 2;
+        }
+        i++;
+    }
+    if (!model || n_pp < 0 || n_tg < 0 || reps < 1 || reps > 100) {
+        fprintf(stderr, "usage: pocket bench -m MODEL [-t N] [-p 512] [-n 128] [-r 3] [--json]\n");
+        return 2;
+    }
+    pk_model_params mp = pk_model_default_params();
+    mp.n_threads = threads;
+    pk_model *m = NULL;
+    pk_ctx *ctx = NULL;
+    double t0 = now_s();
+    if (pk_model_load(model, &mp, &m) != PK_OK) {
+        fprintf(stderr, "pocket bench: %s\n", pk_last_error());
+        return 1;
+    }
+    double load_s = now_s() - t0;
+    pk_model_info info;
+    pk_model_get_info(m, &info);
+    pk_ctx_params cp = pk_ctx_default_params();
+    cp.n_ctx = (n_pp > n_tg ? n_pp : n_tg) + 1;
+    cp.n_batch = n_pp > 0 ? n_pp : 1;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(n_pp > n_tg ? n_pp + 1 : n_tg + 1));
+    double *pp = calloc((size_t)reps, sizeof(double)), *tg = calloc((size_t)reps, sizeof(double));
+    int rc = 1;
+    if (!toks || !pp || !tg) goto out;
+    if (pk_ctx_new(m, &cp, &ctx) != PK_OK) {
+        fprintf(stderr, "pocket bench: %s\n", pk_last_error());
+        goto out;
+    }
+    srand(1);
+    for (int i = 0; i <= (n_pp > n_tg ? n_pp : n_tg); i++) toks[i] = rand() % info.n_vocab;
+    /* one untimed warm-up of each kind (page faults, caches) */
+    if ((n_pp && pk_ctx_eval(ctx, toks, n_pp, 0, 0) != PK_OK) || (n_tg && pk_ctx_eval(ctx, toks, 1, 0, 0) != PK_OK)) {
+        fprintf(stderr, "pocket bench: %s\n", pk_last_error());
+        goto out;
+    }
+    for (int r = 0; r < reps; r++) {
+        if (n_pp) {
+            double s = now_s();
+            if (pk_ctx_eval(ctx, toks, n_pp, 0, 0) != PK_OK) goto fail;
+            pp[r] = n_pp / (now_s() - s);
+        }
+        if (n_tg) {
+            double s = now_s();
+            for (int i = 0; i < n_tg; i++)
+                if (pk_ctx_eval(ctx, &toks[i], 1, i, 0) != PK_OK) goto fail;
+            tg[r] = n_tg / (now_s() - s);
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    double ppm = 0, pps = 0, tgm = 0, tgs = 0;
+    if (n_pp) mean_sd(pp, reps, &ppm, &pps);
+    if (n_tg) mean_sd(tg, reps, &tgm, &tgs);
+    int nt = threads > 0 ? threads : 0;
+    if (json) {
+        printf("{\"model\": \"%s\", \"n_params\": %llu, \"model_bytes\": %llu, \"threads\": %d, "
+               "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.3f, \"pp_sd\": %.3f, "
+               "\"tg_tps\": %.3f, \"tg_sd\": %.3f, \"load_s\": %.3f, \"peak_rss_mb\": %.1f}\n",
+               model, (unsigned long long)info.n_params, (unsigned long long)info.n_bytes, nt, n_pp, n_tg,
+               reps, ppm, pps, tgm, tgs, load_s, rss_mb);
+    } else {
+        printf("model: %s (%s, %.2f M params, %.2f MB)\nthreads: %d\n", model, info.arch, info.n_params / 1e6,
+               info.n_bytes / 1e6, nt ? nt : pk_bench_cpus());
+        if (n_pp) printf("pp%-5d %10.2f +/- %.2f tokens/s\n", n_pp, ppm, pps);
+        if (n_tg) printf("tg%-5d %10.2f +/- %.2f tokens/s\n", n_tg, tgm, tgs);
+        printf("load: %.3f s, peak RSS: %.1f MB\n", load_s, rss_mb);
+    }
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "pocket bench: %s\n", pk_last_error());
+out:
+    free(toks);
+    free(pp);
+    free(tg);
+    pk_ctx_free(ctx);
+    pk_model_free(m);
+    return rc;
+}
