@@ -51,6 +51,9 @@ typedef struct pk_qtraits {
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */
 void pk_quant_init(void);
 
+/* Name of the kernel set in use: "avx2", "neon" or "ref". */
+const char *pk_quant_isa(void);
+
 /* Traits of a type (NULL if the type number is not known to pocket). */
 const pk_qtraits *pk_qtraits_of(pk_qtype t);
 bool pk_qtype_known(int t);

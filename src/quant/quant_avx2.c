@@ -1,0 +1,199 @@
+/* quant_avx2.c: x86 AVX2/FMA/F16C dot products for the types people run:
+ * F32, F16, Q8_0 and Q4_0 against Q8_0 activations, Q4_K and Q6_K against
+ * Q8_K. Integer products use maddubs (unsigned x signed bytes -> int16
+ * pairs) and madd (-> int32); block scales are applied in float. Each kernel
+ * equals its _ref in quant_ref_*.c up to float summation order (tested in
+ * tests/test_kernels.c on random data with edge values). Compiled with
+ * -mavx2 -mfma -mf16c; only called after the CPU check in quant_simd.c. */
+#include "quant/quant_int.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* sum of products of 32 unsigned (ux) and signed (sy) bytes, as 8 int32 */
+static inline __m256i dot_u8_s8(__m256i ux, __m256i sy) {
+    __m256i p16 = _mm256_maddubs_epi16(ux, sy);
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* signed x signed via sign tricks: |x| * (y * sign(x)) */
+static inline __m256i dot_s8_s8(__m256i x, __m256i y) {
+    return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high */
+static inline __m256i nibbles32(const uint8_t *p) {
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* ---- f32 / f16 ---- */
+
+static void dot_f32(int n, float *out, const void *a, const void *b) {
+    const float *x = a, *y = b;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += x[i] * y[i]; /* tail */
+    *out = s;
+}
+
+static void dot_f16(int n, float *out, const void *a, const void *b) {
+    const uint16_t *x = a, *y = b;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256 y0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
+        __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
+        __m256 y1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8)));
+        acc0 = _mm256_fmadd_ps(x0, y0, acc0);
+        acc1 = _mm256_fmadd_ps(x1, y1, acc1);
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += h2f(x[i]) * h2f(y[i]); /* tail */
+    *out = s;
+}
+
+/* ---- q8_0 x q8_0, q4_0 x q8_0 ---- */
+
+static void dot_q8_0(int n, float *out, const void *a, const void *b) {
+    const pk_block_q8_0 *x = a, *y = b;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / PK_QK; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(qx, qy)), acc);
+    }
+    *out = hsum_ps(acc);
+}
+
+static void dot_q4_0(int n, float *out, const void *a, const void *b) {
+    const pk_block_q4_0 *x = a;
+    const pk_block_q8_0 *y = b;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int i = 0; i < n / PK_QK; i++) {
+        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), eight);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(qx, qy)), acc);
+    }
+    *out = hsum_ps(acc);
+}
+
+/* ---- q4_K x q8_K ---- */
+
+static void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn) {
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            sc[j] = s[j] & 63;
+            mn[j] = s[j + 4] & 63;
+        } else {
+            sc[j] = (uint8_t)((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
+            mn[j] = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+        }
+    }
+}
+
+static void dot_q4_K(int n, float *out, const void *a, const void *b) {
+    const pk_block_q4_K *x = a;
+    const pk_block_q8_K *y = b;
+    float sum = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int i = 0; i < n / PK_QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(x[i].scales, sc, mn);
+        float d = y[i].d * h2f(x[i].d), dmin = y[i].d * h2f(x[i].dmin);
+        /* the mins: sum over sub-blocks of m * (sum of its 32 activations) */
+        int msum = 0;
+        for (int j = 0; j < 8; j++) msum += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        __m256i acc = _mm256_setzero_si256();
+        const uint8_t *q4 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        for (int j = 0; j < 4; j++, q4 += 32, q8 += 64) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * j]));
+            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * j + 1]));
+            acc = _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));
+        }
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        sum += d * (float)_mm_cvtsi128_si32(s4) - dmin * (float)msum;
+    }
+    *out = sum;
+}
+
+/* ---- q6_K x q8_K ---- */
+
+static void dot_q6_K(int n, float *out, const void *a, const void *b) {
+    const pk_block_q6_K *x = a;
+    const pk_block_q8_K *y = b;
+    float sum = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int i = 0; i < n / PK_QK_K; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs, *sc = x[i].scales;
+        /* values are q - 32 with q in 0..63: sum q*y*s, then take 32*s*sum(y) */
+        int bias = 0;
+        for (int j = 0; j < 16; j++) bias += sc[j] * y[i].bsums[j];
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 2; c++, ql += 64, qh += 32, q8 += 128, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                /* 32 values: two sub-blocks of 16 with scales sc[2k], sc[2k+1] */
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+            }
+        }
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        sum += y[i].d * h2f(x[i].d) * (float)(_mm_cvtsi128_si32(s4) - 32 * bias);
+    }
+    *out = sum;
+}
+
+/* ---- table ---- */
+
+void pk_quant_avx2_traits(pk_qtraits *t) {
+    t[PK_Q_F32].vec_dot = dot_f32;
+    t[PK_Q_F16].vec_dot = dot_f16;
+    t[PK_Q_Q8_0].vec_dot = dot_q8_0;
+    t[PK_Q_Q4_0].vec_dot = dot_q4_0;
+    t[PK_Q_Q4_K].vec_dot = dot_q4_K;
+    t[PK_Q_Q6_K].vec_dot = dot_q6_K;
+}

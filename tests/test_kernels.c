@@ -1,0 +1,93 @@
+/* test_kernels.c: every dispatched (SIMD) dot product against its scalar
+ * reference on random data: several lengths including tails for the float
+ * types, all-zero blocks, extreme quants (every level, max-magnitude
+ * activations). Fails if the CPU has AVX2/FMA/F16C but the reference path
+ * was picked. Tolerance: 2e-5 relative to sum |a_i b_i| (float summation
+ * order; the integer parts are exact). */
+#include "quant/quant.h"
+#include "test.h"
+
+#include <stdlib.h>
+
+static uint64_t rs = 0x1234567ull;
+static float frand(void) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (float)((rs >> 40) * (1.0 / 16777216.0)) * 2 - 1;
+}
+
+static void fill(float *x, int n, int mode) {
+    for (int i = 0; i < n; i++) {
+        switch (mode) {
+        case 0: x[i] = frand(); break;
+        case 1: x[i] = 0; break;                          /* all zero */
+        case 2: x[i] = (i % 2 ? 1 : -1) * 1000.0f; break; /* max magnitude, saturating levels */
+        case 3: x[i] = frand() * (i % 37 == 0 ? 50.0f : 0.01f); break; /* outliers */
+        default: x[i] = (float)(i % 16) - 7.5f; break;    /* every level */
+        }
+    }
+}
+
+static void check_type(pk_qtype t) {
+    const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
+    static const int lens_f[] = { 1, 7, 15, 16, 17, 33, 255, 256, 1000, 4096 };
+    static const int lens_q[] = { 256, 512, 4096, 11008 };
+    bool fl = q->blck == 1;
+    int nl = fl ? (int)(sizeof(lens_f) / sizeof(int)) : 4;
+    double worst = 0;
+    for (int li = 0; li < nl; li++) {
+        int n = fl ? lens_f[li] : lens_q[li];
+        if (n % q->blck) continue;
+        float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+        void *qx = malloc(pk_row_size(t, n) + 64), *qy = malloc(pk_row_size(q->vec_dot_type, n) + 64);
+        for (int mode = 0; mode < 5; mode++) {
+            fill(x, n, mode);
+            fill(y, n, (mode + 2) % 5);
+            q->from_float(x, qx, n);
+            qa->from_float(y, qy, n);
+            float a = 0, b = 0;
+            q->vec_dot(n, &a, qx, qy);
+            q->vec_dot_ref(n, &b, qx, qy);
+            /* scale: sum |x_i y_i| over the dequantized operands */
+            float *dx = malloc(sizeof(float) * (size_t)n), *dy = malloc(sizeof(float) * (size_t)n);
+            q->to_float(qx, dx, n);
+            qa->to_float(qy, dy, n);
+            double mag = 0;
+            for (int i = 0; i < n; i++) mag += fabs((double)dx[i] * dy[i]);
+            double err = fabs((double)a - b) / (mag > 0 ? mag : 1);
+            worst = fmax(worst, err);
+            CHECKF(err <= 2e-5, "%s n=%d mode %d: simd %.9g ref %.9g (|sum| %.3g)", q->name, n, mode, a, b, mag);
+            free(dx);
+            free(dy);
+        }
+        free(x), free(y), free(qx), free(qy);
+    }
+    fprintf(stderr, "   %-6s worst relative difference %.2e\n", q->name, worst);
+}
+
+static void test_dispatch(void) {
+    const char *isa = pk_quant_isa();
+    fprintf(stderr, "   kernels: %s\n", isa);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("POCKET_REF"))
+        CHECK(!strcmp(isa, "avx2"));
+#elif defined(__aarch64__)
+    if (!getenv("POCKET_REF")) CHECK(!strcmp(isa, "neon"));
+#endif
+}
+
+static void test_all_types(void) {
+    static const pk_qtype types[] = { PK_Q_F32, PK_Q_F16, PK_Q_BF16, PK_Q_Q4_0, PK_Q_Q4_1, PK_Q_Q5_0,
+                                      PK_Q_Q5_1, PK_Q_Q8_0, PK_Q_Q2_K, PK_Q_Q3_K, PK_Q_Q4_K, PK_Q_Q5_K,
+                                      PK_Q_Q6_K, PK_Q_IQ4_NL, PK_Q_IQ4_XS };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) check_type(types[i]);
+}
+
+int main(void) {
+    pk_quant_init();
+    PK_RUN(test_dispatch);
+    PK_RUN(test_all_types);
+    return pk_test_summary();
+}
