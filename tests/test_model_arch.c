@@ -95,13 +95,18 @@ static void write_model(const cfg *c, weights *W, const char *path) {
     CHECK_OK(pk_gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-5f));
     CHECK_OK(pk_gguf_set_f32(w, K("rope.freq_base"), 10000.0f));
 #undef K
-    /* a 64-token SentencePiece vocab: control tokens, bytes would not fit */
+    /* a 64-token SentencePiece vocab of single characters (U+2581, a-z,
+     * A-Z, 0-7), so that any engine tokenizes "hello world" the same way */
     const char *toks[V];
     float scores[V];
     int32_t types[V];
     static char names[V][8];
     for (int i = 0; i < V; i++) {
-        snprintf(names[i], sizeof(names[i]), i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%02d", i);
+        if (i < 3) snprintf(names[i], sizeof(names[i]), "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else if (i == 3) snprintf(names[i], sizeof(names[i]), "\xe2\x96\x81");
+        else if (i < 30) snprintf(names[i], sizeof(names[i]), "%c", 'a' + (i - 4));
+        else if (i < 56) snprintf(names[i], sizeof(names[i]), "%c", 'A' + (i - 30));
+        else snprintf(names[i], sizeof(names[i]), "%c", '0' + (i - 56));
         toks[i] = names[i];
         scores[i] = (float)-i;
         types[i] = i < 3 ? (i == 0 ? 2 : 3) : 1;
@@ -265,8 +270,11 @@ static void run_arch(const cfg *c) {
         W.wg[l] = rnd((size_t)c->ff * D, s, 0), W.wu[l] = rnd((size_t)c->ff * D, s, 0);
         W.wd[l] = rnd((size_t)D * c->ff, 1.0 / sqrt(c->ff), 0);
     }
-    char path[] = "/tmp/pk_arch_XXXXXX";
-    close(mkstemp(path));
+    char path[4096] = "/tmp/pk_arch_XXXXXX";
+    const char *keep = getenv("POCKET_KEEP_MODELS"); /* for tests/llamacpp_compare.sh */
+    if (keep) snprintf(path, sizeof(path), "%s/%s%s%s-%s.gguf", keep, c->arch, c->tied ? "-tied" : "",
+                       c->rope_freqs ? "-rope_freqs" : "", pk_qtraits_of(c->wtype)->name);
+    else close(mkstemp(path));
     write_model(c, &W, path);
     /* the embedding and norms are stored as float: the reference uses the
      * float values (the rounding happens in add() for quantized types) */
@@ -301,7 +309,7 @@ static void run_arch(const cfg *c) {
     }
     pk_ctx_free(ctx);
     pk_model_free(m);
-    unlink(path);
+    if (!keep) unlink(path);
     free(ref);
     free(W.emb), free(W.out), free(W.onorm), free(W.rf);
     for (int l = 0; l < L; l++) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run by hand (not by ctest): the random-weight models of test_model_arch
+# (one per architecture, f32 and quantized) through pocket and llama.cpp,
+# greedy, same prompt, same number of tokens; prints both continuations and
+# whether they are equal. Needs a llama.cpp build (bench/llamacpp.sh).
+#   usage: tests/llamacpp_compare.sh LLAMA_BIN_DIR [BUILD_DIR]
+set -uo pipefail
+bin="${1:?llama.cpp bin dir}"
+build="${2:-build}"
+dir=$(mktemp -d)
+POCKET_KEEP_MODELS="$dir" "$build/test_model_arch" >/dev/null 2>&1
+same=0; diff=0
+for m in "$dir"/*.gguf; do
+  p=$("$build/pocket" run -m "$m" -p "hello world" -n 24 --temp 0 --no-prompt-echo -t 2 2>/dev/null)
+  l=$("$bin/llama-completion" -m "$m" -p "hello world" -n 24 --temp 0 -t 2 -no-cnv --no-display-prompt \
+        -c 64 2>/dev/null)
+  l="${l% [end of text]}"   # llama.cpp marks a stop on EOS
+  if [ "$p" == "$l" ]; then r=same; same=$((same+1)); else r=DIFFERENT; diff=$((diff+1)); fi
+  printf '%-32s pocket: %-26q llama.cpp: %-26q %s\n' "$(basename "$m")" "$p" "$l" "$r"
+done
+rm -rf "$dir"
+echo "$same same, $diff different"
