@@ -12,9 +12,9 @@ POCKET_KEEP_MODELS="$dir" "$build/test_model_arch" >/dev/null 2>&1
 same=0; diff=0
 for m in "$dir"/*.gguf; do
   p=$("$build/pocket" run -m "$m" -p "hello world" -n 24 --temp 0 --no-prompt-echo -t 2 2>/dev/null)
-  l=$("$bin/llama-completion" -m "$m" -p "hello world" -n 24 --temp 0 -t 2 -no-cnv --no-display-prompt \
-        -c 64 2>/dev/null)
-  l="${l% [end of text]}"   # llama.cpp marks a stop on EOS
+  # llama-simple (greedy) prints "<s> PROMPT" and the continuation
+  l=$("$bin/llama-simple" -m "$m" -n 24 "hello world" 2>/dev/null | tr -d '\n')
+  l="${l#<s> hello world}"
   if [ "$p" == "$l" ]; then r=same; same=$((same+1)); else r=DIFFERENT; diff=$((diff+1)); fi
   printf '%-32s pocket: %-26q llama.cpp: %-26q %s\n' "$(basename "$m")" "$p" "$l" "$r"
 done
