@@ -10,6 +10,8 @@
 
 static const char MARK[] = "\n__ggml_vocab_test__\n";
 
+static int check_cases(pk_tok *t, const char *name, const char *path);
+
 /* Returns 1 when all cases pass, 0 when some fail, -1 when unsupported. */
 static int check_vocab(const char *name, bool must_support) {
     char rel[256], path[4096];
@@ -27,6 +29,13 @@ static int check_vocab(const char *name, bool must_support) {
     }
     CHECKF(st == PK_OK, "%s: %s", name, pk_last_error());
     if (!t) return 0;
+    int r = check_cases(t, name, path);
+    pk_tok_free(t);
+    return r;
+}
+
+/* the .inp/.out cases at path.inp / path.out */
+static int check_cases(pk_tok *t, const char *name, const char *path) {
     char inp_path[4200], out_path[4200];
     snprintf(inp_path, sizeof(inp_path), "%s.inp", path);
     snprintf(out_path, sizeof(out_path), "%s.out", path);
@@ -75,7 +84,6 @@ static int check_vocab(const char *name, bool must_support) {
     fprintf(stderr, "   %s: %d cases, %d differ\n", name, n_case, n_bad);
     pk_free(inp);
     pk_free(out);
-    pk_tok_free(t);
     return n_bad == 0;
 }
 
@@ -92,6 +100,24 @@ static void test_bpe_family(void) {
         if (access(pk_test_path(rel), R_OK) != 0 || access(pk_test_path(inp), R_OK) != 0) continue;
         check_vocab(names[i], true);
     }
+}
+
+/* vocabularies built from Hugging Face tokenizer.json files, against the
+ * llama.cpp cases of the same tokenizers */
+static void json_cases(const char *json, const char *cases) {
+    pk_tok *t = NULL;
+    char jp[4096], cp[4096];
+    snprintf(jp, sizeof(jp), "%s", pk_test_path(json));
+    snprintf(cp, sizeof(cp), "%s", pk_test_path(cases));
+    CHECK_OK(pk_tok_from_hf_json(jp, &t));
+    if (!t) return;
+    check_cases(t, json, cp);
+    pk_tok_free(t);
+}
+
+static void test_hf_json(void) {
+    json_cases("tokenizers/llama3/tokenizer.json", "tokenizers/llamacpp-vocab/ggml-vocab-llama-bpe.gguf");
+    json_cases("tokenizers/qwen2/tokenizer.json", "tokenizers/llamacpp-vocab/ggml-vocab-qwen2.gguf");
 }
 
 static void test_roundtrip_spm(void) {
@@ -140,5 +166,6 @@ int main(void) {
     PK_RUN(test_phi3);
     PK_RUN(test_bpe_family);
     PK_RUN(test_roundtrip_spm);
+    PK_RUN(test_hf_json);
     return pk_test_summary();
 }

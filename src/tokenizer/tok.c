@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---- hash of pieces ---- */
 
@@ -194,6 +195,15 @@ static pk_status collect_special(pk_tok *t) {
     qsort(t->special, (size_t)t->n_special, sizeof(int32_t), cmp_special);
     return PK_OK;
 }
+
+pk_status pk_tok_finish(pk_tok *t) {
+    pk_status st;
+    if (!t->hslots && (st = build_hash(t))) return st;
+    if ((st = make_pieces(t)) || (st = collect_special(t))) return st;
+    return PK_OK;
+}
+
+pk_status pk_tok_build_hash(pk_tok *t) { return build_hash(t); }
 
 pk_status pk_tok_from_gguf(const pk_gguf *g, pk_tok **out) {
     *out = NULL;
@@ -408,6 +418,17 @@ pk_status pk_tok_encode(const pk_tok *t, const char *text, size_t len, bool add_
     *n_ids = 0;
     pk_tok_out o = { 0 };
     pk_status st = PK_OK;
+    utf8proc_uint8_t *nfc = NULL;
+    if (t->nfc && len) { /* invalid UTF-8 cannot be normalized: used as it is */
+        utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &nfc,
+                                           UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (nl >= 0) {
+            text = (const char *)nfc;
+            len = (size_t)nl;
+        } else {
+            nfc = NULL;
+        }
+    }
     if (add_special && t->add_bos && t->bos >= 0 && (st = pk_tok_out_push(&o, t->bos))) goto fail;
     size_t start = 0;
     bool first = true;
@@ -433,11 +454,16 @@ pk_status pk_tok_encode(const pk_tok *t, const char *text, size_t len, bool add_
     }
     if ((st = encode_run(t, text + start, len - start, first, &o))) goto fail;
     if (add_special && t->add_eos && t->eos >= 0 && (st = pk_tok_out_push(&o, t->eos))) goto fail;
-    if (!o.ids && !(o.ids = pk_malloc(sizeof(int32_t)))) return PK_ERR_NOMEM;
+    if (!o.ids && !(o.ids = pk_malloc(sizeof(int32_t)))) {
+        st = PK_ERR_NOMEM;
+        goto fail;
+    }
+    free(nfc);
     *ids = o.ids;
     *n_ids = o.n;
     return PK_OK;
 fail:
+    free(nfc);
     pk_free(o.ids);
     return st;
 }

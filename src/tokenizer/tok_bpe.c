@@ -7,6 +7,7 @@
 #include "tokenizer/tok_int.h"
 
 #include <pcre2.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- pre-tokenizer patterns (from each model family's tokenizer) ---- */
@@ -64,6 +65,7 @@ struct pk_tok_bpe {
     uint64_t *mkeys;     /* (mcap) left << 32 | right, UINT64_MAX empty */
     int32_t *mrank;      /* (mcap) */
     uint64_t mcap;
+    bool ignore_merges;      /* a word that is a token as a whole is taken as is (Llama-3) */
     uint32_t byte_cp[256];   /* byte -> code point of GPT-2's alphabet */
     int16_t cp_byte[512];    /* code point (< 512) -> byte, -1 none */
 };
@@ -126,47 +128,41 @@ static int32_t merge_rank(const pk_tok_bpe *b, int32_t l, int32_t r) {
     }
 }
 
-pk_status pk_tok_bpe_init(pk_tok *t, const pk_gguf *g) {
+/* Add merge (left, right) with rank r; merges of pieces not in the vocab
+ * never apply and are skipped. */
+static void add_merge(pk_tok *t, const char *l, size_t ll, const char *r, size_t rl, int32_t rank) {
+    pk_tok_bpe *b = t->bpe;
+    int32_t li = pk_tok_find(t, l, ll), ri = pk_tok_find(t, r, rl);
+    if (li < 0 || ri < 0) return;
+    uint64_t key = ((uint64_t)(uint32_t)li << 32) | (uint32_t)ri, m = b->mcap - 1;
+    uint64_t h = mix(key) & m;
+    while (b->mkeys[h] != UINT64_MAX && b->mkeys[h] != key) h = (h + 1) & m;
+    if (b->mkeys[h] == UINT64_MAX) {
+        b->mkeys[h] = key;
+        b->mrank[h] = rank;
+    }
+}
+
+pk_status pk_tok_bpe_setup(pk_tok *t, uint64_t n_merges, pk_tok_merge_fn get, const void *src,
+                           const char *const *regexes) {
     pk_tok_bpe *b = pk_calloc(1, sizeof(*b));
     if (!b) return PK_ERR_NOMEM;
     t->bpe = b;
     init_byte_map(b);
-    const pk_gguf_value *merges;
-    pk_status st = pk_gguf_get_arr(g, "tokenizer.ggml.merges", PK_GGUF_STRING, &merges);
-    if (st) return st;
-    uint64_t nm = merges->v.arr.n;
     b->mcap = 16;
-    while (b->mcap < nm * 2) b->mcap *= 2;
+    while (b->mcap < n_merges * 2) b->mcap *= 2;
     b->mkeys = pk_malloc(sizeof(uint64_t) * b->mcap);
     b->mrank = pk_malloc(sizeof(int32_t) * b->mcap);
     if (!b->mkeys || !b->mrank) return PK_ERR_NOMEM;
     memset(b->mkeys, 0xFF, sizeof(uint64_t) * b->mcap);
-    for (uint64_t i = 0; i < nm; i++) {
-        pk_gguf_str s = pk_gguf_arr_str(merges, i);
-        const char *sp = memchr(s.ptr + (s.len ? 1 : 0), ' ', s.len ? (size_t)s.len - 1 : 0);
-        if (!sp) return pk_err(PK_ERR_FORMAT, "tokenizer.ggml.merges[%llu]: no space in '%.*s'",
-                               (unsigned long long)i, (int)PK_MIN(s.len, 40), s.ptr);
-        int32_t l = pk_tok_find(t, s.ptr, (size_t)(sp - s.ptr));
-        int32_t r = pk_tok_find(t, sp + 1, (size_t)(s.ptr + s.len - sp - 1));
-        if (l < 0 || r < 0) continue; /* a merge of pieces not in the vocab never applies */
-        uint64_t key = ((uint64_t)(uint32_t)l << 32) | (uint32_t)r, m = b->mcap - 1;
-        uint64_t h = mix(key) & m;
-        while (b->mkeys[h] != UINT64_MAX && b->mkeys[h] != key) h = (h + 1) & m;
-        if (b->mkeys[h] == UINT64_MAX) {
-            b->mkeys[h] = key;
-            b->mrank[h] = (int32_t)i;
-        }
+    for (uint64_t i = 0; i < n_merges; i++) {
+        const char *l, *r;
+        size_t ll, rl;
+        pk_status st = get(src, i, &l, &ll, &r, &rl);
+        if (st) return st;
+        add_merge(t, l, ll, r, rl, (int32_t)i);
     }
-    pk_gguf_str pre = { "default", 7 };
-    if (pk_gguf_get_str(g, "tokenizer.ggml.pre", &pre) != PK_OK) pre = (pk_gguf_str){ "default", 7 };
-    pk_err_clear();
-    int which = -1;
-    for (size_t i = 0; i < PK_ARRAY_LEN(PRE); i++)
-        if (pk_gguf_str_eq(pre, PRE[i].pre)) which = (int)i;
-    if (which < 0)
-        return pk_err(PK_ERR_UNSUPPORTED, "tokenizer.ggml.pre '%.*s' is not supported",
-                      (int)PK_MIN(pre.len, 40), pre.ptr);
-    for (const char *const *re = PRE[which].re; *re && b->n_re < MAX_RE; re++) {
+    for (const char *const *re = regexes; re && *re && b->n_re < MAX_RE; re++) {
         int err;
         PCRE2_SIZE off;
         b->re[b->n_re] = pcre2_compile((PCRE2_SPTR)*re, PCRE2_ZERO_TERMINATED,
@@ -174,13 +170,51 @@ pk_status pk_tok_bpe_init(pk_tok *t, const pk_gguf *g) {
         if (!b->re[b->n_re]) {
             PCRE2_UCHAR msg[128];
             pcre2_get_error_message(err, msg, sizeof(msg));
-            return pk_err(PK_ERR_FORMAT, "pre-tokenizer %s: regex error at %zu: %s", PRE[which].pre,
-                          (size_t)off, (const char *)msg);
+            return pk_err(PK_ERR_FORMAT, "pre-tokenizer regex error at %zu: %s", (size_t)off, (const char *)msg);
         }
         pcre2_jit_compile(b->re[b->n_re], PCRE2_JIT_COMPLETE);
         b->n_re++;
     }
     return PK_OK;
+}
+
+const char *const *pk_tok_bpe_pre_regexes(const char *name) {
+    for (size_t i = 0; i < PK_ARRAY_LEN(PRE); i++)
+        if (!strcmp(name, PRE[i].pre)) return PRE[i].re;
+    return NULL;
+}
+
+static pk_status gguf_merge(const void *src, uint64_t i, const char **l, size_t *ll, const char **r, size_t *rl) {
+    pk_gguf_str s = pk_gguf_arr_str(src, i);
+    const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
+    if (!sp)
+        return pk_err(PK_ERR_FORMAT, "tokenizer.ggml.merges[%llu]: no space in '%.*s'", (unsigned long long)i,
+                      (int)PK_MIN(s.len, 40), s.ptr);
+    *l = s.ptr;
+    *ll = (size_t)(sp - s.ptr);
+    *r = sp + 1;
+    *rl = (size_t)(s.ptr + s.len - sp - 1);
+    return PK_OK;
+}
+
+pk_status pk_tok_bpe_init(pk_tok *t, const pk_gguf *g) {
+    const pk_gguf_value *merges;
+    pk_status st = pk_gguf_get_arr(g, "tokenizer.ggml.merges", PK_GGUF_STRING, &merges);
+    if (st) return st;
+    char pre[64] = "default";
+    pk_gguf_str ps;
+    if (pk_gguf_get_str(g, "tokenizer.ggml.pre", &ps) == PK_OK)
+        snprintf(pre, sizeof(pre), "%.*s", (int)PK_MIN(ps.len, 63), ps.ptr);
+    pk_err_clear();
+    const char *const *re = pk_tok_bpe_pre_regexes(pre);
+    if (!re) return pk_err(PK_ERR_UNSUPPORTED, "tokenizer.ggml.pre '%s' is not supported", pre);
+    st = pk_tok_bpe_setup(t, merges->v.arr.n, gguf_merge, merges, re);
+    if (!st && (!strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3"))) t->bpe->ignore_merges = true;
+    return st;
+}
+
+void pk_tok_bpe_set_ignore_merges(pk_tok *t, bool on) {
+    if (t->bpe) t->bpe->ignore_merges = on;
 }
 
 void pk_tok_bpe_free(pk_tok *t) {
@@ -219,6 +253,13 @@ static pk_status bpe_word(const pk_tok *t, const char *p, size_t n, pk_tok_out *
         memcpy(mapped + mn, enc, (size_t)l);
         mn += (size_t)l;
         ids[ns++] = id;
+    }
+    if (b->ignore_merges) {
+        int32_t whole = pk_tok_find(t, mapped, mn);
+        if (whole >= 0) {
+            st = pk_tok_out_push(o, whole);
+            goto done;
+        }
     }
     /* merge the lowest-rank pair until none applies (n is a short word) */
     for (;;) {

@@ -30,6 +30,7 @@ struct pk_tok {
     int32_t n_special;
     int32_t bos, eos, unk, eot, eog_extra;
     bool add_bos, add_eos, add_space_prefix;
+    bool nfc;              /* NFC-normalize input first (Qwen2's tokenizer.json) */
     pk_tok_bpe *bpe;       /* BPE state (merges, pre-tokenizer) or NULL */
 };
 
@@ -41,8 +42,23 @@ typedef struct pk_tok_out {
 int32_t pk_tok_find(const pk_tok *t, const char *s, size_t n);
 pk_status pk_tok_out_push(pk_tok_out *o, int32_t id);
 
+/* tok.c: hash, decoded pieces and special-token list once tokens, types
+ * and scores are set; shared by the GGUF and tokenizer.json loaders */
+pk_status pk_tok_finish(pk_tok *t);
+pk_status pk_tok_build_hash(pk_tok *t);
+
 /* tok_bpe.c */
 pk_status pk_tok_bpe_init(pk_tok *t, const pk_gguf *g);
+/* merge i as two pieces (borrowed) */
+typedef pk_status (*pk_tok_merge_fn)(const void *src, uint64_t i, const char **l, size_t *ll,
+                                     const char **r, size_t *rl);
+/* Merges ranked by index, and the pre-tokenizer's split regexes applied in
+ * order (NULL-terminated). Needs t's hash built. */
+pk_status pk_tok_bpe_setup(pk_tok *t, uint64_t n_merges, pk_tok_merge_fn get, const void *src,
+                           const char *const *regexes);
+void pk_tok_bpe_set_ignore_merges(pk_tok *t, bool on);
+/* Split regexes of a tokenizer.ggml.pre name, or NULL if unknown. */
+const char *const *pk_tok_bpe_pre_regexes(const char *name);
 void pk_tok_bpe_free(pk_tok *t);
 pk_status pk_tok_bpe_encode(const pk_tok *t, const char *text, size_t n, pk_tok_out *o);
 /* Map a byte-level token text back to raw bytes; returns bytes written to
