@@ -6,6 +6,7 @@
 #include "test.h"
 #include "tokenizer/tok.h"
 
+#include <jansson.h>
 #include <unistd.h>
 
 static const char MARK[] = "\n__ggml_vocab_test__\n";
@@ -120,6 +121,56 @@ static void test_hf_json(void) {
     json_cases("tokenizers/qwen2/tokenizer.json", "tokenizers/llamacpp-vocab/ggml-vocab-qwen2.gguf");
 }
 
+/* reference ids from the Hugging Face tokenizers reference (transformers.js),
+ * made by tools/fixtures/hf_tok_cases.mjs: Chinese, emoji, code, numbers,
+ * whitespace runs, DialogSum and QMSum text */
+static void hf_fixture(const char *name) {
+    char jp[4096], fp[4096];
+    snprintf(jp, sizeof(jp), "%s/tokenizer.json", pk_test_path(name));
+    const char *src = getenv("POCKET_SRC") ? getenv("POCKET_SRC") : ".";
+    snprintf(fp, sizeof(fp), "%s/tests/data/tok/%s.json", src, strrchr(name, '/') + 1);
+    pk_tok *t = NULL;
+    CHECK_OK(pk_tok_from_hf_json(jp, &t));
+    json_error_t err;
+    json_t *cases = json_load_file(fp, 0, &err);
+    CHECKF(cases != NULL, "%s: %s", fp, err.text);
+    if (!t || !cases) {
+        pk_tok_free(t);
+        json_decref(cases);
+        return;
+    }
+    size_t i, n_bad = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        json_t *jt = json_object_get(c, "text"), *jids = json_object_get(c, "ids");
+        int32_t *ids = NULL;
+        size_t n = 0;
+        CHECK_OK(pk_tok_encode(t, json_string_value(jt), json_string_length(jt), false, false, &ids, &n));
+        bool same = n == json_array_size(jids);
+        for (size_t k = 0; same && k < n; k++) same = ids[k] == json_integer_value(json_array_get(jids, k));
+        if (!same && n_bad++ < 2) {
+            fprintf(stderr, "   %s case %zu '%.50s': %zu ids, want %zu\n     got ", name, i, json_string_value(jt),
+                    n, json_array_size(jids));
+            for (size_t k = 0; k < n && k < 16; k++) fprintf(stderr, " %d", ids[k]);
+            fprintf(stderr, "\n     want");
+            for (size_t k = 0; k < json_array_size(jids) && k < 16; k++)
+                fprintf(stderr, " %lld", (long long)json_integer_value(json_array_get(jids, k)));
+            fprintf(stderr, "\n");
+        }
+        pk_free(ids);
+    }
+    fprintf(stderr, "   %s: %zu reference cases, %zu differ\n", name, json_array_size(cases), n_bad);
+    CHECKF(n_bad == 0, "%s: %zu cases differ", name, n_bad);
+    json_decref(cases);
+    pk_tok_free(t);
+}
+
+static void test_hf_reference(void) {
+    hf_fixture("tokenizers/llama2");
+    hf_fixture("tokenizers/llama3");
+    hf_fixture("tokenizers/qwen2");
+}
+
 static void test_roundtrip_spm(void) {
     pk_gguf *g = NULL;
     pk_tok *t = NULL;
@@ -167,5 +218,6 @@ int main(void) {
     PK_RUN(test_bpe_family);
     PK_RUN(test_roundtrip_spm);
     PK_RUN(test_hf_json);
+    PK_RUN(test_hf_reference);
     return pk_test_summary();
 }
