@@ -7,6 +7,7 @@
 #include <dirent.h>
 
 int pk_fuzz_gguf(const uint8_t *data, size_t size);
+int pk_fuzz_tok(const uint8_t *data, size_t size);
 
 static const struct {
     const char *dir;
@@ -14,6 +15,7 @@ static const struct {
 } HARNESSES[] = {
     { "fuzz/corpus/gguf", pk_fuzz_gguf },
     { "tests/data/gguf-bad", pk_fuzz_gguf },
+    { "fuzz/corpus/tok", pk_fuzz_tok },
 };
 
 static void test_replay(void) {
