@@ -193,6 +193,11 @@ static pk_status collect_special(pk_tok *t) {
             t->special[t->n_special++] = i;
     sort_tok = t;
     qsort(t->special, (size_t)t->n_special, sizeof(int32_t), cmp_special);
+    memset(t->special_first, 0, sizeof(t->special_first));
+    for (int32_t k = 0; k < t->n_special; k++) {
+        uint8_t c = (uint8_t)t->text[t->special[k]][0];
+        t->special_first[c >> 3] |= (uint8_t)(1u << (c & 7));
+    }
     return PK_OK;
 }
 
@@ -434,6 +439,11 @@ pk_status pk_tok_encode(const pk_tok *t, const char *text, size_t len, bool add_
     bool first = true;
     for (size_t i = 0; i < len;) {
         int32_t hit = -1;
+        uint8_t c0 = (uint8_t)text[i];
+        if (!(t->special_first[c0 >> 3] & (1u << (c0 & 7)))) {
+            i++;
+            continue;
+        }
         for (int32_t k = 0; k < t->n_special; k++) {
             int32_t id = t->special[k];
             if (t->type[id] == PK_TOKTYPE_CONTROL && !parse_special) continue;

@@ -27,6 +27,7 @@ struct pk_tok {
     int32_t *hslots;       /* open-addressing hash: text -> id, -1 empty */
     uint64_t hcap;
     int32_t *special;      /* control and user-defined ids, longest first */
+    uint8_t special_first[32]; /* bitmap of the first bytes of those tokens */
     int32_t n_special;
     int32_t bos, eos, unk, eot, eog_extra;
     bool add_bos, add_eos, add_space_prefix;
