@@ -193,6 +193,17 @@ static pk_status collect_special(pk_tok *t) {
             t->special[t->n_special++] = i;
     sort_tok = t;
     qsort(t->special, (size_t)t->n_special, sizeof(int32_t), cmp_special);
+    /* words can be merged separately unless a token has U+2581 after
+     * another character (then a merge could cross a word start) */
+    t->spm_word_split = t->kind == PK_TOK_SPM;
+    for (int32_t i = 0; i < t->n_vocab && t->spm_word_split; i++) {
+        const char *x = t->text[i];
+        for (uint32_t k = 3; k + 3 <= t->len[i]; k++)
+            if (!memcmp(x + k, "\xE2\x96\x81", 3) && memcmp(x + k - 3, "\xE2\x96\x81", 3)) {
+                t->spm_word_split = false;
+                break;
+            }
+    }
     memset(t->special_first, 0, sizeof(t->special_first));
     for (int32_t k = 0; k < t->n_special; k++) {
         uint8_t c = (uint8_t)t->text[t->special[k]][0];
@@ -343,6 +354,42 @@ static pk_status byte_fallback(const pk_tok *t, const char *p, size_t n, pk_tok_
     return PK_OK;
 }
 
+/* BPE-style merging of the characters of text[w0, w1): best-score pair
+ * first (leftmost on ties), then byte fallback for pieces not in the vocab.
+ * s and h are scratch reused across words. */
+static pk_status spm_merge(const pk_tok *t, const char *text, size_t w0, size_t w1, sym *s, heap *hp,
+                           pk_tok_out *o) {
+    hp->n = 0;
+    pk_status st = PK_OK;
+    int ns = 0;
+    for (size_t off = w0; off < w1;) {
+        int len = pk_utf8_len((uint8_t)text[off]);
+        if (len == 0 || off + (size_t)len > w1) len = 1;
+        s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)off, (uint32_t)len };
+        off += (size_t)len;
+        ns++;
+    }
+    s[ns - 1].next = -1;
+    for (int i = 1; i < ns; i++)
+        if (!try_pair(t, text, s, hp, i - 1, i)) return PK_ERR_NOMEM;
+    while (hp->n) {
+        bigram b = heap_pop(hp);
+        sym *l = &s[b.left], *r = &s[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue; /* stale */
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) s[r->next].prev = b.left;
+        if (!try_pair(t, text, s, hp, l->prev, b.left) || !try_pair(t, text, s, hp, b.left, l->next))
+            return PK_ERR_NOMEM;
+    }
+    for (int i = 0; i >= 0 && !st; i = s[i].next) {
+        int32_t id = pk_tok_find(t, text + s[i].off, s[i].n);
+        st = id >= 0 ? pk_tok_out_push(o, id) : byte_fallback(t, text + s[i].off, s[i].n, o);
+    }
+    return st;
+}
+
 /* Encode one run of plain text (no special tokens inside). */
 static pk_status spm_encode(const pk_tok *t, const char *raw, size_t rn, bool first, pk_tok_out *o) {
     /* escape: optional leading space, spaces -> U+2581 (3 bytes) */
@@ -372,36 +419,19 @@ static pk_status spm_encode(const pk_tok *t, const char *raw, size_t rn, bool fi
         st = PK_ERR_NOMEM;
         goto done;
     }
-    int ns = 0;
-    for (size_t off = 0; off < n;) {
-        int len = pk_utf8_len((uint8_t)text[off]);
-        if (len == 0 || off + (size_t)len > n) len = 1;
-        s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)off, (uint32_t)len };
-        off += (size_t)len;
-        ns++;
-    }
-    s[ns - 1].next = -1;
-    for (int i = 1; i < ns; i++)
-        if (!try_pair(t, text, s, &h, i - 1, i)) {
-            st = PK_ERR_NOMEM;
-            goto done;
-        }
-    while (h.n) {
-        bigram b = heap_pop(&h);
-        sym *l = &s[b.left], *r = &s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue; /* stale */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0) s[r->next].prev = b.left;
-        if (!try_pair(t, text, s, &h, l->prev, b.left) || !try_pair(t, text, s, &h, b.left, l->next)) {
-            st = PK_ERR_NOMEM;
-            goto done;
-        }
-    }
-    for (int i = 0; i >= 0 && !st; i = s[i].next) {
-        int32_t id = pk_tok_find(t, text + s[i].off, s[i].n);
-        st = id >= 0 ? pk_tok_out_push(o, id) : byte_fallback(t, text + s[i].off, s[i].n, o);
+    /* When no token has U+2581 after another character (checked at load),
+     * no merge can cross the start of a word, so each word is merged on its
+     * own: the same result with a small heap per word. */
+    for (size_t w0 = 0; w0 < n && !st;) {
+        size_t w1 = n;
+        if (t->spm_word_split)
+            for (size_t k = w0 + 3; k + 3 <= n; k++)
+                if (!memcmp(text + k, "\xE2\x96\x81", 3) && memcmp(text + k - 3, "\xE2\x96\x81", 3)) {
+                    w1 = k;
+                    break;
+                }
+        st = spm_merge(t, text, w0, w1, s, &h, o);
+        w0 = w1;
     }
 done:
     pk_free(text);

@@ -32,6 +32,7 @@ struct pk_tok {
     int32_t bos, eos, unk, eot, eog_extra;
     bool add_bos, add_eos, add_space_prefix;
     bool nfc;              /* NFC-normalize input first (Qwen2's tokenizer.json) */
+    bool spm_word_split;   /* SPM: no merge can cross a word start (see tok.c) */
     pk_tok_bpe *bpe;       /* BPE state (merges, pre-tokenizer) or NULL */
 };
 
