@@ -66,6 +66,38 @@ static void check_type(pk_qtype t) {
     fprintf(stderr, "   %-6s worst relative difference %.2e\n", q->name, worst);
 }
 
+/* the four-row kernels against four reference dots */
+static void check_dot4(pk_qtype t) {
+    const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
+    if (!q->vec_dot4) return;
+    int n = 2048;
+    size_t rb = pk_row_size(q->vec_dot_type, n);
+    float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    void *qx = malloc(pk_row_size(t, n));
+    uint8_t *qy = malloc(rb * 4);
+    fill(x, n, 3);
+    q->from_float(x, qx, n);
+    for (int k = 0; k < 4; k++) {
+        fill(y, n, k % 2 ? 0 : 4);
+        qa->from_float(y, qy + rb * (size_t)k, n);
+    }
+    float out[8] = { 0 };
+    q->vec_dot4(n, out, 2, qx, qy, rb);
+    for (int k = 0; k < 4; k++) {
+        float r = 0;
+        q->vec_dot_ref(n, &r, qx, qy + rb * (size_t)k);
+        CHECKF(fabsf(out[2 * k] - r) <= 2e-5f * (fabsf(r) + 1), "%s dot4 row %d: %g vs %g", q->name, k,
+               out[2 * k], r);
+    }
+    free(x), free(y), free(qx), free(qy);
+}
+
+static void test_dot4(void) {
+    check_dot4(PK_Q_Q4_0);
+    check_dot4(PK_Q_Q8_0);
+    check_dot4(PK_Q_Q4_K);
+}
+
 static void test_dispatch(void) {
     const char *isa = pk_quant_isa();
     fprintf(stderr, "   kernels: %s\n", isa);
@@ -89,5 +121,6 @@ int main(void) {
     pk_quant_init();
     PK_RUN(test_dispatch);
     PK_RUN(test_all_types);
+    PK_RUN(test_dot4);
     return pk_test_summary();
 }

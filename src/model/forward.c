@@ -12,49 +12,81 @@
 
 /* ---- matmul ---- */
 
+enum { MM_MAX = 3 };
+
+/* Several weights with the same input x: x is converted to their shared
+ * vec_dot type once, and one pool run covers the rows of all of them. */
 typedef struct mm_job {
-    const pk_tensor *w;
+    const pk_tensor *w[MM_MAX];
+    float *y[MM_MAX];
+    int nw;
+    int64_t rows;         /* rows of all weights together */
     const float *x;       /* (n, ne0) */
-    float *y;             /* (n, ne1) */
     int n;
     const uint8_t *xq;    /* x rows in the vec_dot type */
-    size_t xq_row;        /* bytes per quantized row */
-    pk_vec_dot_fn dot;
+    size_t xq_row;        /* bytes per converted row */
     pk_from_float_fn conv;
+    int64_t ne0;
 } mm_job;
 
 static void mm_convert(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    int64_t ne0 = j->w->ne0;
     for (int t = ith; t < j->n; t += nth)
-        j->conv(j->x + (size_t)t * (size_t)ne0, (uint8_t *)j->xq + (size_t)t * j->xq_row, ne0);
+        j->conv(j->x + (size_t)t * (size_t)j->ne0, (uint8_t *)j->xq + (size_t)t * j->xq_row, j->ne0);
 }
 
-/* Rows of W split in contiguous chunks per thread; each row is dotted with
- * every token of the batch while it is hot in cache. */
+/* Rows split in contiguous chunks per thread; each row is dotted with every
+ * token of the batch while it is hot in cache. */
 static void mm_rows(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    int64_t ne1 = j->w->ne1, r0 = ne1 * ith / nth, r1 = ne1 * (ith + 1) / nth;
-    const uint8_t *wd = j->w->data;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = wd + (size_t)r * j->w->row_bytes;
-        for (int t = 0; t < j->n; t++)
-            j->dot((int)j->w->ne0, &j->y[(size_t)t * (size_t)ne1 + (size_t)r], wr,
-                   j->xq + (size_t)t * j->xq_row);
+    int64_t r0 = j->rows * ith / nth, r1 = j->rows * (ith + 1) / nth, base = 0;
+    for (int k = 0; k < j->nw; k++) {
+        const pk_tensor *w = j->w[k];
+        int64_t lo = PK_MAX(r0, base) - base, hi = PK_MIN(r1, base + w->ne1) - base;
+        const pk_qtraits *q = pk_qtraits_of(w->type);
+        pk_vec_dot_fn dot = q->vec_dot;
+        pk_vec_dot4_fn dot4 = q->vec_dot4;
+        const uint8_t *wd = w->data;
+        size_t ne1 = (size_t)w->ne1;
+        for (int64_t r = lo; r < hi; r++) {
+            const uint8_t *wr = wd + (size_t)r * w->row_bytes;
+            int t = 0;
+            if (dot4) /* prefill: four tokens per pass over the row */
+                for (; t + 4 <= j->n; t += 4)
+                    dot4((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], ne1, wr, j->xq + (size_t)t * j->xq_row,
+                         j->xq_row);
+            for (; t < j->n; t++)
+                dot((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], wr, j->xq + (size_t)t * j->xq_row);
+        }
+        base += w->ne1;
     }
 }
 
-void pk_matmul(pk_ctx *ctx, const pk_tensor *w, const float *x, float *y, int n) {
-    const pk_qtraits *q = pk_qtraits_of(w->type);
-    const pk_qtraits *qa = pk_qtraits_of(q->vec_dot_type);
-    mm_job j = { w, x, y, n, NULL, pk_row_size(q->vec_dot_type, w->ne0), q->vec_dot, qa->from_float };
-    if (q->vec_dot_type == PK_Q_F32) {
+static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, int nw, const float *x, int n) {
+    pk_qtype vt = pk_qtraits_of(ws[0]->type)->vec_dot_type;
+    for (int k = 1; k < nw; k++)
+        if (pk_qtraits_of(ws[k]->type)->vec_dot_type != vt) { /* mixed: one at a time */
+            for (int i = 0; i < nw; i++) matmul_n(ctx, &ws[i], &ys[i], 1, x, n);
+            return;
+        }
+    mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
+                 .conv = pk_qtraits_of(vt)->from_float };
+    for (int k = 0; k < nw; k++) {
+        j.w[k] = ws[k];
+        j.y[k] = ys[k];
+        j.rows += ws[k]->ne1;
+    }
+    if (vt == PK_Q_F32) {
         j.xq = (const uint8_t *)x;
     } else {
         j.xq = ctx->qbuf;
         pk_pool_run_n(ctx->pool, PK_MIN(n, pk_pool_size(ctx->pool)), mm_convert, &j);
     }
     pk_pool_run(ctx->pool, mm_rows, &j);
+}
+
+void pk_matmul(pk_ctx *ctx, const pk_tensor *w, const float *x, float *y, int n) {
+    matmul_n(ctx, &w, &y, 1, x, n);
 }
 
 /* ---- small ops ---- */
@@ -120,7 +152,12 @@ static void att_task(void *arg, int ith, int nth) {
     const pk_hparams *h = &c->model->hp;
     int hd = h->head_dim, kvd = h->n_kv_head * hd, qd = h->n_head * hd;
     int group = h->n_head / h->n_kv_head;
+    /* scores with the f16 dot kernel against the f16 cache (q rounded to
+     * f16 once); V rows widened by the f16 kernel */
+    const pk_qtraits *f16 = pk_qtraits_of(PK_Q_F16);
     float *sc = c->att + (size_t)ith * (size_t)c->n_ctx;
+    float *tmp = c->att_tmp + (size_t)ith * 2 * (size_t)hd;
+    uint16_t *q16 = (uint16_t *)(tmp + hd);
     const uint16_t *kc = c->kv_k + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
     const uint16_t *vc = c->kv_v + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
     float scale = 1.0f / sqrtf((float)hd);
@@ -128,11 +165,11 @@ static void att_task(void *arg, int ith, int nth) {
         int t = task / h->n_head, hh = task % h->n_head, kvh = hh / group;
         int n_kv = c->n_past + t + 1; /* causal: positions 0..n_past+t */
         const float *qv = c->q + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
+        f16->from_float(qv, q16, hd);
         float mx = -INFINITY;
         for (int p = 0; p < n_kv; p++) {
-            const uint16_t *kr = kc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd;
-            float s = 0;
-            for (int i = 0; i < hd; i++) s += qv[i] * pk_fp16_to_fp32(kr[i]);
+            float s;
+            f16->vec_dot(hd, &s, kc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd, q16);
             sc[p] = s * scale;
             mx = PK_MAX(mx, sc[p]);
         }
@@ -144,9 +181,9 @@ static void att_task(void *arg, int ith, int nth) {
         float *o = c->att_out + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
         memset(o, 0, sizeof(float) * (size_t)hd);
         for (int p = 0; p < n_kv; p++) {
-            const uint16_t *vr = vc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd;
+            f16->to_float(vc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd, tmp, hd);
             float a = sc[p] / sum;
-            for (int i = 0; i < hd; i++) o[i] += a * pk_fp16_to_fp32(vr[i]);
+            for (int i = 0; i < hd; i++) o[i] += a * tmp[i];
         }
     }
 }
@@ -193,9 +230,9 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
             collect(c, il, "attn_q", c->xn, n, d);
             collect(c, il, "attn_k", c->xn, n, d);
             collect(c, il, "attn_v", c->xn, n, d);
-            pk_matmul(c, &L->wq, c->xn, c->q, n);
-            pk_matmul(c, &L->wk, c->xn, c->k, n);
-            pk_matmul(c, &L->wv, c->xn, c->v, n);
+            const pk_tensor *ws[3] = { &L->wq, &L->wk, &L->wv };
+            float *ys[3] = { c->q, c->k, c->v };
+            matmul_n(c, ws, ys, 3, c->xn, n);
             add_bias(c->q, &L->bq, n, qd, qd);
             add_bias(c->k, &L->bk, n, kvd, kvd);
             add_bias(c->v, &L->bv, n, kvd, kvd);
@@ -227,8 +264,9 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
         } else {
             collect(c, il, "ffn_gate", c->xn, n, d);
             collect(c, il, "ffn_up", c->xn, n, d);
-            pk_matmul(c, &L->w_gate, c->xn, c->hb, n);
-            pk_matmul(c, &L->w_up, c->xn, c->hb2, n);
+            const pk_tensor *ws[2] = { &L->w_gate, &L->w_up };
+            float *ys[2] = { c->hb, c->hb2 };
+            matmul_n(c, ws, ys, 2, c->xn, n);
             for (size_t i = 0; i < (size_t)n * (size_t)ff; i++) {
                 float g = c->hb[i];
                 c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];

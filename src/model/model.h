@@ -62,6 +62,7 @@ struct pk_ctx {
     float *att_out;             /* (n_batch, n_head*head_dim) */
     float *hb, *hb2;            /* (n_batch, max(n_ff*2, qkv)) */
     float *att;                 /* (n_threads, n_ctx) scores */
+    float *att_tmp;             /* (n_threads, 2 * head_dim): q in f16, a V row */
     float *rope_cs;             /* (n_batch, n_rot/2, 2) cos, sin per position */
     void *qbuf;                 /* activations quantized for vec_dot */
     size_t qbuf_size;

@@ -35,6 +35,13 @@ typedef size_t (*pk_quantize_fn)(const float *src, void *dst, int64_t n_rows,
 /* sum_i a[i] * b[i] over n elements: a in this type, b in vec_dot_type. */
 typedef void (*pk_vec_dot_fn)(int n, float *out, const void *a, const void *b);
 
+/* Four dot products of one weight row a with four activation rows
+ * b, b + bstride, b + 2 bstride, b + 3 bstride; results to out[0], out[ostride],
+ * out[2 ostride], out[3 ostride]. Lets prefill decode each weight block once
+ * per four tokens. */
+typedef void (*pk_vec_dot4_fn)(int n, float *out, size_t ostride, const void *a, const void *b,
+                               size_t bstride);
+
 typedef struct pk_qtraits {
     const char *name;          /* "q4_K" style, as ggml names it */
     int blck;                  /* elements per block */
@@ -46,6 +53,7 @@ typedef struct pk_qtraits {
     pk_vec_dot_fn vec_dot;     /* dispatched (SIMD when available) */
     pk_vec_dot_fn vec_dot_ref; /* reference */
     pk_qtype vec_dot_type;     /* type of the activation operand */
+    pk_vec_dot4_fn vec_dot4;   /* SIMD only; NULL: use vec_dot four times */
 } pk_qtraits;
 
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */

@@ -72,6 +72,13 @@ static void dot_f16(int n, float *out, const void *a, const void *b) {
     *out = s;
 }
 
+static void f16_to_f32_avx2(const void *src, float *dst, int64_t n) {
+    const uint16_t *h = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++) dst[i] = h2f(h[i]); /* tail */
+}
+
 /* ---- q8_0 x q8_0, q4_0 x q8_0 ---- */
 
 static void dot_q8_0(int n, float *out, const void *a, const void *b) {
@@ -98,6 +105,89 @@ static void dot_q4_0(int n, float *out, const void *a, const void *b) {
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8_s8(qx, qy)), acc);
     }
     *out = hsum_ps(acc);
+}
+
+static void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
+
+/* one weight block against four activation rows: the weights are unpacked
+ * once; integer dots are exact, so the results equal four dot_q4_0 calls up
+ * to float summation order */
+static void dot4_q4_0(int n, float *out, size_t os, const void *a, const void *b, size_t bs) {
+    const pk_block_q4_0 *x = a;
+    const uint8_t *yb = b;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int i = 0; i < n / PK_QK; i++) {
+        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), eight);
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        float dx = h2f(x[i].d);
+        for (int t = 0; t < 4; t++) {
+            const pk_block_q8_0 *y = (const pk_block_q8_0 *)(yb + (size_t)t * bs) + i;
+            __m256i qy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ax, qy)), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[(size_t)t * os] = hsum_ps(acc[t]);
+}
+
+static void dot4_q8_0(int n, float *out, size_t os, const void *a, const void *b, size_t bs) {
+    const pk_block_q8_0 *x = a;
+    const uint8_t *yb = b;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int i = 0; i < n / PK_QK; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        float dx = h2f(x[i].d);
+        for (int t = 0; t < 4; t++) {
+            const pk_block_q8_0 *y = (const pk_block_q8_0 *)(yb + (size_t)t * bs) + i;
+            __m256i qy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ax, qy)), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[(size_t)t * os] = hsum_ps(acc[t]);
+}
+
+/* q4_K against four q8_K rows: nibbles split once per 64 values */
+static void dot4_q4_K(int n, float *out, size_t os, const void *a, const void *b, size_t bs) {
+    const pk_block_q4_K *x = a;
+    const uint8_t *yb = b;
+    float sum[4] = { 0, 0, 0, 0 };
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int i = 0; i < n / PK_QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        k4_scales(x[i].scales, sc, mn);
+        const pk_block_q8_K *y[4];
+        __m256i acc[4];
+        for (int t = 0; t < 4; t++) {
+            y[t] = (const pk_block_q8_K *)(yb + (size_t)t * bs) + i;
+            acc[t] = _mm256_setzero_si256();
+        }
+        const uint8_t *q4 = x[i].qs;
+        for (int j = 0; j < 4; j++, q4 += 32) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int t = 0; t < 4; t++) {
+                const int8_t *q8 = y[t]->qs + 64 * j;
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8)), s0);
+                __m256i p1 =
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32))), s1);
+                acc[t] = _mm256_add_epi32(acc[t], _mm256_add_epi32(p0, p1));
+            }
+        }
+        float dxd = h2f(x[i].d), dxm = h2f(x[i].dmin);
+        for (int t = 0; t < 4; t++) {
+            int msum = 0;
+            for (int j = 0; j < 8; j++) msum += mn[j] * (y[t]->bsums[2 * j] + y[t]->bsums[2 * j + 1]);
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc[t]), _mm256_extracti128_si256(acc[t], 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            s4 = _mm_hadd_epi32(s4, s4);
+            sum[t] += y[t]->d * dxd * (float)_mm_cvtsi128_si32(s4) - y[t]->d * dxm * (float)msum;
+        }
+    }
+    for (int t = 0; t < 4; t++) out[(size_t)t * os] = sum[t];
 }
 
 /* ---- q4_K x q8_K ---- */
@@ -192,8 +282,12 @@ static void dot_q6_K(int n, float *out, const void *a, const void *b) {
 void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_F32].vec_dot = dot_f32;
     t[PK_Q_F16].vec_dot = dot_f16;
+    t[PK_Q_F16].to_float = f16_to_f32_avx2;
     t[PK_Q_Q8_0].vec_dot = dot_q8_0;
     t[PK_Q_Q4_0].vec_dot = dot_q4_0;
     t[PK_Q_Q4_K].vec_dot = dot_q4_K;
     t[PK_Q_Q6_K].vec_dot = dot_q6_K;
+    t[PK_Q_Q4_0].vec_dot4 = dot4_q4_0;
+    t[PK_Q_Q8_0].vec_dot4 = dot4_q8_0;
+    t[PK_Q_Q4_K].vec_dot4 = dot4_q4_K;
 }
