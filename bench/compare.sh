@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# pocket vs llama.cpp on the same GGUF files, same thread count, alternating
+# runs: synthetic models of real shapes (random weights, written by
+# bench/make_model through pocket's writer, quantized by `pocket quantize`),
+# prompt processing (pp) and generation (tg) tokens/s. Writes
+# bench/RESULTS.md. Run by hand on an otherwise idle machine.
+#   usage: bench/compare.sh [SHAPES (tinyllama 7b)] [TYPES (q4_0 Q4_K_M)]
+#   env: THREADS (2), PP (128), TG (32), REPS (3), WORK (../scratch-bench),
+#        LLAMA_BIN (default: built by bench/llamacpp.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shapes=${1:-"tinyllama"}
+types=${2:-"q4_0 Q4_K_M"}
+T=${THREADS:-2}; PP=${PP:-128}; TG=${TG:-32}; R=${REPS:-3}
+work=${WORK:-../scratch-bench}
+mkdir -p "$work"
+bash scripts/build.sh >/dev/null
+bin=${LLAMA_BIN:-$(bash bench/llamacpp.sh)}
+out=bench/RESULTS.md
+{
+  echo "# pocket vs llama.cpp: speed"
+  echo
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
+  echo "$(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d). llama.cpp 80fb11a built by bench/llamacpp.sh (AVX2/FMA/F16C)."
+  echo "Command: \`THREADS=$T PP=$PP TG=$TG REPS=$R bench/compare.sh \"$shapes\" \"$types\"\`"
+  echo
+  echo "| model | type | size MB | engine | pp$PP t/s | tg$TG t/s |"
+  echo "|---|---|---:|---|---:|---:|"
+} > "$out"
+for s in $shapes; do
+  f16="$work/$s-f16.gguf"
+  [ -f "$f16" ] || build/bench/make_model "$s" "$f16" >/dev/null
+  for ty in $types; do
+    q="$work/$s-$ty.gguf"
+    [ -f "$q" ] || build/pocket quantize "$f16" "$q" "$ty" -q >/dev/null 2>&1
+    mb=$(( $(stat -L -c %s "$q") / 1000000 ))
+    for round in 1 2; do   # alternate the engines
+      pj=$(build/pocket bench -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" --json)
+      pp=$(echo "$pj" | sed 's/.*"pp_tps": \([0-9.]*\), "pp_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
+      tg=$(echo "$pj" | sed 's/.*"tg_tps": \([0-9.]*\), "tg_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
+      echo "| $s | $ty | $mb | pocket | $pp | $tg |" >> "$out"
+      lb=$("$bin/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" -o csv 2>/dev/null | tr -d '"' | tail -2)
+      # columns ... n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts
+      lpp=$(echo "$lb" | awk -F, -v p="$PP" '$(NF-7)==p && $(NF-6)==0 {printf "%.2f ± %.2f", $(NF-1), $NF}')
+      ltg=$(echo "$lb" | awk -F, -v g="$TG" '$(NF-7)==0 && $(NF-6)==g {printf "%.2f ± %.2f", $(NF-1), $NF}')
+      echo "| $s | $ty | $mb | llama.cpp | $lpp | $ltg |" >> "$out"
+    done
+  done
+done
+cat "$out"
