@@ -58,6 +58,11 @@ pk_status pk_seg_run_u8(pk_seg *seg, const uint8_t *rgb, int w, int h,
  * For tests and tools. */
 pk_status pk_seg_forward(pk_seg *seg, const float *in, float *out);
 
+/* The model input the photo becomes (pre-processing only): OUT in =
+ * mh x mw x 3 floats, RGB / 255. For tests and tools. */
+void pk_seg_preprocess(const pk_seg *seg, const uint8_t *rgb, int w, int h,
+                       float *in);
+
 /* ---- picking the person ---- */
 
 /* Connected component (8-connected) of the pixels with mask8 > 127 that
