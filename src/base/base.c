@@ -150,6 +150,32 @@ void *pk_malloc_aligned(size_t n, size_t align) {
 
 void pk_free_aligned(void *p) { free(p); }
 
+/* ---- growable buffer ---- */
+
+void pk_buf_put(pk_buf *b, const void *data, size_t n) {
+    if (b->fail) return;
+    if (b->cap - b->n <= n) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap - b->n <= n) {
+            if (cap > SIZE_MAX / 2) {
+                b->fail = true;
+                return;
+            }
+            cap *= 2;
+        }
+        char *np = pk_realloc(b->p, cap);
+        if (!np) {
+            b->fail = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, data, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
 /* ---- files ---- */
 
 pk_status pk_map_open(const char *path, bool use_mmap, pk_map *m) {

@@ -64,6 +64,20 @@ static inline bool pk_size_mul(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* ---- growable buffer ---- */
+
+/* Bytes appended at the end, always followed by a NUL (so text can be used
+ * as a C string). After an allocation failure, fail is set and further
+ * appends do nothing: check once at the end. Owner frees p with pk_free. */
+typedef struct pk_buf {
+    char *p;
+    size_t n, cap;
+    bool fail;
+} pk_buf;
+
+void pk_buf_put(pk_buf *b, const void *data, size_t n);
+static inline void pk_buf_puts(pk_buf *b, const char *s) { pk_buf_put(b, s, __builtin_strlen(s)); }
+
 /* ---- files ---- */
 
 typedef struct pk_map {

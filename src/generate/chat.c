@@ -10,30 +10,6 @@
 typedef enum { CT_CHATML, CT_LLAMA3, CT_LLAMA2, CT_MISTRAL, CT_PHI3, CT_GEMMA, CT_COUNT } chat_kind;
 static const char *CT_NAMES[CT_COUNT] = { "chatml", "llama3", "llama2", "mistral", "phi3", "gemma" };
 
-/* growable string */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool fail;
-} sbuf;
-
-static void put(sbuf *b, const char *s) {
-    size_t l = strlen(s);
-    if (b->fail) return;
-    if (b->cap - b->n <= l) {
-        size_t cap = PK_MAX(b->cap * 2, b->n + l + 256);
-        char *np = pk_realloc(b->p, cap);
-        if (!np) {
-            b->fail = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, l + 1);
-    b->n += l;
-}
-
 static int detect(const char *tmpl) {
     if (strstr(tmpl, "<|im_start|>")) return CT_CHATML;
     if (strstr(tmpl, "<|start_header_id|>")) return CT_LLAMA3;
@@ -52,7 +28,7 @@ static int by_name(const char *name) {
 }
 
 static pk_status apply(int kind, const pk_chat_msg *msgs, size_t n, bool gen, char **out) {
-    sbuf b = { 0 };
+    pk_buf b = { 0 };
     const char *sys = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *r = msgs[i].role, *c = msgs[i].content;
@@ -65,23 +41,23 @@ static pk_status apply(int kind, const pk_chat_msg *msgs, size_t n, bool gen, ch
         bool is_sys = !strcmp(r, "system"), is_user = !strcmp(r, "user");
         switch (kind) {
         case CT_CHATML:
-            put(&b, "<|im_start|>"), put(&b, r), put(&b, "\n"), put(&b, c), put(&b, "<|im_end|>\n");
+            pk_buf_puts(&b, "<|im_start|>"), pk_buf_puts(&b, r), pk_buf_puts(&b, "\n"), pk_buf_puts(&b, c), pk_buf_puts(&b, "<|im_end|>\n");
             break;
         case CT_LLAMA3:
-            put(&b, "<|start_header_id|>"), put(&b, r), put(&b, "<|end_header_id|>\n\n"), put(&b, c),
-                put(&b, "<|eot_id|>");
+            pk_buf_puts(&b, "<|start_header_id|>"), pk_buf_puts(&b, r), pk_buf_puts(&b, "<|end_header_id|>\n\n"), pk_buf_puts(&b, c),
+                pk_buf_puts(&b, "<|eot_id|>");
             break;
         case CT_PHI3:
-            put(&b, "<|"), put(&b, r), put(&b, "|>\n"), put(&b, c), put(&b, "<|end|>\n");
+            pk_buf_puts(&b, "<|"), pk_buf_puts(&b, r), pk_buf_puts(&b, "|>\n"), pk_buf_puts(&b, c), pk_buf_puts(&b, "<|end|>\n");
             break;
         case CT_GEMMA: /* no system role: it prefixes the first user turn */
             if (is_sys) {
                 sys = c;
                 break;
             }
-            put(&b, "<start_of_turn>"), put(&b, is_user ? "user" : "model"), put(&b, "\n");
-            if (is_user && sys) put(&b, sys), put(&b, "\n\n"), sys = NULL;
-            put(&b, c), put(&b, "<end_of_turn>\n");
+            pk_buf_puts(&b, "<start_of_turn>"), pk_buf_puts(&b, is_user ? "user" : "model"), pk_buf_puts(&b, "\n");
+            if (is_user && sys) pk_buf_puts(&b, sys), pk_buf_puts(&b, "\n\n"), sys = NULL;
+            pk_buf_puts(&b, c), pk_buf_puts(&b, "<end_of_turn>\n");
             break;
         case CT_LLAMA2:
         case CT_MISTRAL:
@@ -90,30 +66,30 @@ static pk_status apply(int kind, const pk_chat_msg *msgs, size_t n, bool gen, ch
                 break;
             }
             if (is_user) {
-                if (b.n && kind == CT_LLAMA2) put(&b, "<s>");
-                put(&b, "[INST] ");
+                if (b.n && kind == CT_LLAMA2) pk_buf_puts(&b, "<s>");
+                pk_buf_puts(&b, "[INST] ");
                 if (sys) {
-                    if (kind == CT_LLAMA2) put(&b, "<<SYS>>\n"), put(&b, sys), put(&b, "\n<</SYS>>\n\n");
-                    else put(&b, sys), put(&b, "\n\n");
+                    if (kind == CT_LLAMA2) pk_buf_puts(&b, "<<SYS>>\n"), pk_buf_puts(&b, sys), pk_buf_puts(&b, "\n<</SYS>>\n\n");
+                    else pk_buf_puts(&b, sys), pk_buf_puts(&b, "\n\n");
                     sys = NULL;
                 }
-                put(&b, c), put(&b, " [/INST]");
+                pk_buf_puts(&b, c), pk_buf_puts(&b, " [/INST]");
             } else {
-                put(&b, kind == CT_LLAMA2 ? " " : ""), put(&b, c), put(&b, kind == CT_LLAMA2 ? " </s>" : "</s>");
+                pk_buf_puts(&b, kind == CT_LLAMA2 ? " " : ""), pk_buf_puts(&b, c), pk_buf_puts(&b, kind == CT_LLAMA2 ? " </s>" : "</s>");
             }
             break;
         }
     }
     if (gen) {
         switch (kind) {
-        case CT_CHATML: put(&b, "<|im_start|>assistant\n"); break;
-        case CT_LLAMA3: put(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n"); break;
-        case CT_PHI3: put(&b, "<|assistant|>\n"); break;
-        case CT_GEMMA: put(&b, "<start_of_turn>model\n"); break;
+        case CT_CHATML: pk_buf_puts(&b, "<|im_start|>assistant\n"); break;
+        case CT_LLAMA3: pk_buf_puts(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n"); break;
+        case CT_PHI3: pk_buf_puts(&b, "<|assistant|>\n"); break;
+        case CT_GEMMA: pk_buf_puts(&b, "<start_of_turn>model\n"); break;
         default: break; /* [INST] ... [/INST] already asks for the answer */
         }
     }
-    put(&b, "");
+    pk_buf_put(&b, "", 0);
     if (b.fail) {
         pk_free(b.p);
         return PK_ERR_NOMEM;

@@ -53,33 +53,9 @@ const char *pk_file_kv_type(const pk_file *f, uint64_t i) {
     return pk_gguf_type_name(v->type);
 }
 
-/* growable text */
-typedef struct tbuf {
-    char *p;
-    size_t n, cap;
-    bool fail;
-} tbuf;
-
-static void tput(tbuf *b, const char *s, size_t l) {
-    if (b->fail) return;
-    if (b->cap - b->n <= l) {
-        size_t cap = PK_MAX(b->cap * 2, b->n + l + 64);
-        char *np = pk_realloc(b->p, cap);
-        if (!np) {
-            b->fail = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, l);
-    b->n += l;
-    b->p[b->n] = 0;
-}
-
 /* a string shown in quotes with control bytes escaped, cut at 200 bytes */
-static void put_str(tbuf *b, const char *s, size_t l) {
-    tput(b, "\"", 1);
+static void put_str(pk_buf *b, const char *s, size_t l) {
+    pk_buf_put(b, "\"", 1);
     for (size_t i = 0; i < l && i < 200; i++) {
         char esc[8];
         unsigned char c = (unsigned char)s[i];
@@ -87,12 +63,12 @@ static void put_str(tbuf *b, const char *s, size_t l) {
         else if (c == '\n') snprintf(esc, sizeof(esc), "\\n");
         else if (c < 32 || c == 127) snprintf(esc, sizeof(esc), "\\x%02x", c);
         else esc[0] = (char)c, esc[1] = 0;
-        tput(b, esc, strlen(esc));
+        pk_buf_put(b, esc, strlen(esc));
     }
-    tput(b, l > 200 ? "...\"" : "\"", l > 200 ? 4 : 1);
+    pk_buf_put(b, l > 200 ? "...\"" : "\"", l > 200 ? 4 : 1);
 }
 
-static void put_scalar(tbuf *b, const pk_gguf_value *v) {
+static void put_scalar(pk_buf *b, const pk_gguf_value *v) {
     char s[64];
     switch (v->type) {
     case PK_GGUF_INT8: case PK_GGUF_INT16: case PK_GGUF_INT32: case PK_GGUF_INT64:
@@ -102,7 +78,7 @@ static void put_scalar(tbuf *b, const pk_gguf_value *v) {
     case PK_GGUF_BOOL: snprintf(s, sizeof(s), "%s", v->v.b ? "true" : "false"); break;
     default: snprintf(s, sizeof(s), "%llu", (unsigned long long)v->v.u64); break;
     }
-    tput(b, s, strlen(s));
+    pk_buf_put(b, s, strlen(s));
 }
 
 pk_status pk_file_kv_text(const pk_file *f, uint64_t i, size_t max_elems, char **text) {
@@ -110,20 +86,20 @@ pk_status pk_file_kv_text(const pk_file *f, uint64_t i, size_t max_elems, char *
     if (i >= f->g->n_kv) return pk_err(PK_ERR_RANGE, "key index %llu of %llu", (unsigned long long)i,
                                        (unsigned long long)f->g->n_kv);
     const pk_gguf_value *v = &f->g->kv[i].value;
-    tbuf b = { 0 };
-    tput(&b, "", 0);
+    pk_buf b = { 0 };
+    pk_buf_put(&b, "", 0);
     if (v->type == PK_GGUF_STRING) {
         put_str(&b, v->v.str.ptr, (size_t)v->v.str.len);
     } else if (v->type == PK_GGUF_ARRAY) {
         uint64_t n = v->v.arr.n;
-        tput(&b, "[", 1);
+        pk_buf_put(&b, "[", 1);
         for (uint64_t k = 0; k < n && k < max_elems; k++) {
-            if (k) tput(&b, ", ", 2);
+            if (k) pk_buf_put(&b, ", ", 2);
             if (v->v.arr.type == PK_GGUF_STRING) {
                 pk_gguf_str s = pk_gguf_arr_str(v, k);
                 put_str(&b, s.ptr, (size_t)s.len);
             } else if (v->v.arr.type == PK_GGUF_ARRAY) {
-                tput(&b, "[...]", 5);
+                pk_buf_put(&b, "[...]", 5);
             } else {
                 pk_gguf_value e = { .type = v->v.arr.type };
                 if (e.type == PK_GGUF_FLOAT32 || e.type == PK_GGUF_FLOAT64) e.v.f64 = pk_gguf_arr_f64(v, k);
@@ -134,7 +110,7 @@ pk_status pk_file_kv_text(const pk_file *f, uint64_t i, size_t max_elems, char *
         }
         char tail[48];
         snprintf(tail, sizeof(tail), n > max_elems ? ", ... (%llu)]" : "]", (unsigned long long)n);
-        tput(&b, tail, strlen(tail));
+        pk_buf_put(&b, tail, strlen(tail));
     } else {
         put_scalar(&b, v);
     }

@@ -38,34 +38,11 @@ struct pk_gguf_writer {
     size_t n_t, cap_t;
 };
 
-/* growable byte buffer */
-typedef struct bbuf {
-    uint8_t *p;
-    size_t n, cap;
-    bool fail;
-} bbuf;
-
-static void bb_put(bbuf *b, const void *d, size_t n) {
-    if (b->fail) return;
-    if (b->cap - b->n < n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n < n) cap *= 2;
-        uint8_t *np = pk_realloc(b->p, cap);
-        if (!np) {
-            b->fail = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void bb_u32(bbuf *b, uint32_t v) { bb_put(b, &v, 4); }
-static void bb_u64(bbuf *b, uint64_t v) { bb_put(b, &v, 8); }
-static void bb_str(bbuf *b, const char *s, size_t n) {
+static void bb_u32(pk_buf *b, uint32_t v) { pk_buf_put(b, &v, 4); }
+static void bb_u64(pk_buf *b, uint64_t v) { pk_buf_put(b, &v, 8); }
+static void bb_str(pk_buf *b, const char *s, size_t n) {
     bb_u64(b, n);
-    bb_put(b, s, n);
+    pk_buf_put(b, s, n);
 }
 
 /* ---- create/free ---- */
@@ -104,7 +81,7 @@ void pk_gguf_writer_free(pk_gguf_writer *w) {
 /* ---- metadata ---- */
 
 /* Take ownership of b's bytes as the value of key. */
-static pk_status put_kv(pk_gguf_writer *w, const char *key, bbuf *b) {
+static pk_status put_kv(pk_gguf_writer *w, const char *key, pk_buf *b) {
     if (b->fail) {
         pk_free(b->p);
         return PK_ERR_NOMEM;
@@ -112,7 +89,7 @@ static pk_status put_kv(pk_gguf_writer *w, const char *key, bbuf *b) {
     for (size_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kv[i].key, key) == 0) {
             pk_free(w->kv[i].bytes);
-            w->kv[i].bytes = b->p;
+            w->kv[i].bytes = (uint8_t *)b->p;
             w->kv[i].n = b->n;
             return PK_OK;
         }
@@ -132,15 +109,15 @@ static pk_status put_kv(pk_gguf_writer *w, const char *key, bbuf *b) {
         pk_free(b->p);
         return PK_ERR_NOMEM;
     }
-    w->kv[w->n_kv++] = (wkv){ k, b->p, b->n };
+    w->kv[w->n_kv++] = (wkv){ k, (uint8_t *)b->p, b->n };
     return PK_OK;
 }
 
 static pk_status set_scalar(pk_gguf_writer *w, const char *key, pk_gguf_type t, const void *v,
                             size_t n) {
-    bbuf b = { 0 };
+    pk_buf b = { 0 };
     bb_u32(&b, t);
-    bb_put(&b, v, n);
+    pk_buf_put(&b, v, n);
     return put_kv(w, key, &b);
 }
 
@@ -161,7 +138,7 @@ pk_status pk_gguf_set_bool(pk_gguf_writer *w, const char *key, bool v) {
     return set_scalar(w, key, PK_GGUF_BOOL, &b, 1);
 }
 pk_status pk_gguf_set_str(pk_gguf_writer *w, const char *key, const char *v) {
-    bbuf b = { 0 };
+    pk_buf b = { 0 };
     bb_u32(&b, PK_GGUF_STRING);
     bb_str(&b, v, strlen(v));
     return put_kv(w, key, &b);
@@ -179,17 +156,17 @@ pk_status pk_gguf_set_arr(pk_gguf_writer *w, const char *key, pk_gguf_type elem,
                            key, pk_gguf_type_name(elem));
     if (!pk_size_mul((size_t)n, es, &bytes))
         return pk_err(PK_ERR_INVALID, "gguf writer: key %s: array too large", key);
-    bbuf b = { 0 };
+    pk_buf b = { 0 };
     bb_u32(&b, PK_GGUF_ARRAY);
     bb_u32(&b, elem);
     bb_u64(&b, n);
-    bb_put(&b, data, bytes);
+    pk_buf_put(&b, data, bytes);
     return put_kv(w, key, &b);
 }
 
 pk_status pk_gguf_set_arr_str(pk_gguf_writer *w, const char *key, const char *const *strs,
                               const size_t *lens, uint64_t n) {
-    bbuf b = { 0 };
+    pk_buf b = { 0 };
     bb_u32(&b, PK_GGUF_ARRAY);
     bb_u32(&b, PK_GGUF_STRING);
     bb_u64(&b, n);
@@ -218,7 +195,7 @@ static size_t raw_size(pk_gguf_type t, const uint8_t *p) {
 
 /* Serialise a reader value with its type tag. Strings and arrays are copied
  * as the bytes they occupy in the source file. */
-static void ser_value(bbuf *b, const pk_gguf_value *v) {
+static void ser_value(pk_buf *b, const pk_gguf_value *v) {
     bb_u32(b, v->type);
     if (v->type == PK_GGUF_STRING) {
         bb_str(b, v->v.str.ptr, (size_t)v->v.str.len);
@@ -226,7 +203,7 @@ static void ser_value(bbuf *b, const pk_gguf_value *v) {
     }
     if (v->type == PK_GGUF_ARRAY) {
         const uint8_t *start = v->v.arr.data - 12; /* element type and count */
-        bb_put(b, start, raw_size(PK_GGUF_ARRAY, start));
+        pk_buf_put(b, start, raw_size(PK_GGUF_ARRAY, start));
         return;
     }
     union { uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64; float f32; double f64; } x;
@@ -239,7 +216,7 @@ static void ser_value(bbuf *b, const pk_gguf_value *v) {
     case PK_GGUF_UINT32: case PK_GGUF_INT32: x.u32 = (uint32_t)v->v.u64; break;
     default: x.u64 = v->v.u64; break;
     }
-    bb_put(b, &x, elem_size(v->type));
+    pk_buf_put(b, &x, elem_size(v->type));
 }
 
 pk_status pk_gguf_copy_kv(pk_gguf_writer *w, const pk_gguf_kv *kv) {
@@ -249,7 +226,7 @@ pk_status pk_gguf_copy_kv(pk_gguf_writer *w, const pk_gguf_kv *kv) {
                       (unsigned long long)kv->key.len);
     memcpy(key, kv->key.ptr, (size_t)kv->key.len);
     key[kv->key.len] = 0;
-    bbuf b = { 0 };
+    pk_buf b = { 0 };
     ser_value(&b, &kv->value);
     return put_kv(w, key, &b);
 }
@@ -319,7 +296,7 @@ static pk_status pad_to(FILE *f, uint64_t *pos, uint64_t align, const char *path
 
 pk_status pk_gguf_writer_finish(pk_gguf_writer *w, const char *path) {
     pk_status st = PK_OK;
-    bbuf h = { 0 };
+    pk_buf h = { 0 };
     uint8_t *buf = NULL;
     size_t pl = strlen(path);
     char *tmp = pk_malloc(pl + 5);
@@ -333,13 +310,13 @@ pk_status pk_gguf_writer_finish(pk_gguf_writer *w, const char *path) {
         w->t[i].offset = off;
         off += (w->t[i].n_bytes + w->alignment - 1) / w->alignment * w->alignment;
     }
-    bb_put(&h, "GGUF", 4);
+    pk_buf_put(&h, "GGUF", 4);
     bb_u32(&h, 3);
     bb_u64(&h, w->n_t);
     bb_u64(&h, w->n_kv);
     for (size_t i = 0; i < w->n_kv; i++) {
         bb_str(&h, w->kv[i].key, strlen(w->kv[i].key));
-        bb_put(&h, w->kv[i].bytes, w->kv[i].n);
+        pk_buf_put(&h, w->kv[i].bytes, w->kv[i].n);
     }
     for (size_t i = 0; i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
