@@ -49,7 +49,7 @@ for ty in Q4_0 Q4_K_S Q4_K_M IQ4_NL IQ4_XS; do
   $P quantize "$f32" "$work/pki-$ty.gguf" "$ty" --imatrix "$work/pocket.imatrix" -q >/dev/null 2>&1
   measure pocket "$ty" yes "$work/pki-$ty.gguf"
 done
-for b in 4.0 4.3 4.6; do
+for b in 4.0 4.3 4.6 5.0 6.0; do
   $P quantize "$f32" "$work/pkb-$b.gguf" --bpw "$b" --imatrix "$work/pocket.imatrix" -q >/dev/null 2>&1
   measure pocket "budget $b bpw" yes "$work/pkb-$b.gguf"
 done

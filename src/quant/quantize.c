@@ -185,14 +185,20 @@ static pk_qtype fit_type(pk_qtype t, int64_t ne0) {
     return pk_row_size(t, ne0) ? t : PK_Q_F16;
 }
 
-static pk_qtype recipe_type(int r, const char *name, int n_layer, int64_t ne0) {
+/* With tied embeddings (no output.weight) token_embd is also the output
+ * matrix: it is treated as the output (llama.cpp does the same). */
+static bool is_output(const char *name, bool tied) {
+    return !strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"));
+}
+
+static pk_qtype recipe_type(int r, const char *name, int n_layer, int64_t ne0, bool tied) {
     pk_qtype base = RECIPES[r].base;
     mix_kind mix = RECIPES[r].mix;
     bool kq = base == PK_Q_Q2_K || base == PK_Q_Q3_K || base == PK_Q_Q4_K ||
               base == PK_Q_Q5_K || base == PK_Q_IQ4_XS || base == PK_Q_IQ4_NL;
     pk_qtype t = base;
     int il = layer_of(name);
-    if (!strcmp(name, "output.weight")) {
+    if (is_output(name, tied)) {
         if (kq || base == PK_Q_Q4_0 || base == PK_Q_Q4_1 || base == PK_Q_Q5_0 ||
             base == PK_Q_Q5_1)
             t = PK_Q_Q6_K;
@@ -258,8 +264,8 @@ static uint64_t tensor_bytes(const qtensor *q, pk_qtype type) {
  * write to the residual stream (attn_v through attn_output, ffn_down) moves
  * the output most; q and k pass through a softmax that damps it; an
  * embedding row error touches one token. */
-static double role_lambda(const char *name) {
-    if (!strcmp(name, "output.weight")) return 4.0;
+static double role_lambda(const char *name, bool tied) {
+    if (is_output(name, tied)) return 4.0;
     if (name_has(name, "attn_v.") || name_has(name, "ffn_down.")) return 2.0;
     if (name_has(name, "attn_q.") || name_has(name, "attn_k.")) return 0.5;
     if (name_has(name, "token_embd.")) return 0.5;
@@ -480,6 +486,7 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
         goto fail;
     }
     int n_layer = parse_arch_layers(s.in);
+    bool tied = pk_gguf_tensor_find(s.in, "output.weight") == NULL;
     bool warned_q8 = false;
     uint64_t n_params = 0, fixed = 0;
 
@@ -538,11 +545,11 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
             continue;
         }
         if (recipe >= 0) {
-            q->out = recipe_type(recipe, q->name, n_layer, ne0);
+            q->out = recipe_type(recipe, q->name, n_layer, ne0, tied);
             continue;
         }
         q->weight = true;
-        q->lambda = role_lambda(q->name);
+        q->lambda = role_lambda(q->name, tied);
         const pk_qtype *lad = ne0 % PK_QK_K == 0 ? LADDER_K : LADDER_32;
         int nl = ne0 % PK_QK_K == 0 ? (int)PK_ARRAY_LEN(LADDER_K) : (int)PK_ARRAY_LEN(LADDER_32);
         for (int c = 0; c < nl; c++)
