@@ -112,40 +112,32 @@ static void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *mn);
 /* one weight block against four activation rows: the weights are unpacked
  * once; integer dots are exact, so the results equal four dot_q4_0 calls up
  * to float summation order */
+/* block i of signed weights qx (scale dx) against block i of four q8_0
+ * rows, accumulated into acc */
+static inline void dot4_blocks_q8(__m256i qx, float dx, const uint8_t *yb, size_t bs, int i, __m256 *acc) {
+    __m256i ax = _mm256_sign_epi8(qx, qx);
+    for (int t = 0; t < 4; t++) {
+        const pk_block_q8_0 *y = (const pk_block_q8_0 *)(yb + (size_t)t * bs) + i;
+        __m256i qy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
+        __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+        acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ax, qy)), acc[t]);
+    }
+}
+
 static void dot4_q4_0(int n, float *out, size_t os, const void *a, const void *b, size_t bs) {
     const pk_block_q4_0 *x = a;
-    const uint8_t *yb = b;
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
     const __m256i eight = _mm256_set1_epi8(8);
-    for (int i = 0; i < n / PK_QK; i++) {
-        __m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), eight);
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        float dx = h2f(x[i].d);
-        for (int t = 0; t < 4; t++) {
-            const pk_block_q8_0 *y = (const pk_block_q8_0 *)(yb + (size_t)t * bs) + i;
-            __m256i qy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
-            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ax, qy)), acc[t]);
-        }
-    }
+    for (int i = 0; i < n / PK_QK; i++)
+        dot4_blocks_q8(_mm256_sub_epi8(nibbles32(x[i].qs), eight), h2f(x[i].d), b, bs, i, acc);
     for (int t = 0; t < 4; t++) out[(size_t)t * os] = hsum_ps(acc[t]);
 }
 
 static void dot4_q8_0(int n, float *out, size_t os, const void *a, const void *b, size_t bs) {
     const pk_block_q8_0 *x = a;
-    const uint8_t *yb = b;
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    for (int i = 0; i < n / PK_QK; i++) {
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        float dx = h2f(x[i].d);
-        for (int t = 0; t < 4; t++) {
-            const pk_block_q8_0 *y = (const pk_block_q8_0 *)(yb + (size_t)t * bs) + i;
-            __m256i qy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx);
-            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_s8(ax, qy)), acc[t]);
-        }
-    }
+    for (int i = 0; i < n / PK_QK; i++)
+        dot4_blocks_q8(_mm256_loadu_si256((const __m256i *)x[i].qs), h2f(x[i].d), b, bs, i, acc);
     for (int t = 0; t < 4; t++) out[(size_t)t * os] = hsum_ps(acc[t]);
 }
 
