@@ -17,15 +17,28 @@ mkdir -p "$work"
 bash scripts/build.sh >/dev/null
 bin=${LLAMA_BIN:-$(bash bench/llamacpp.sh)}
 out=bench/RESULTS.md
+# The roof: generation reads every weight once per token (token_embd only
+# one row, unless it is also the output matrix), so tg <= bandwidth / bytes.
+bw=$(build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}')
+tok_bytes() { # bytes of weights read per generated token
+  local fsz emb out
+  fsz=$(stat -L -c %s "$1")
+  emb=$(build/pocket inspect "$1" | awk '$1=="token_embd.weight"{print $(NF-1)}')
+  out=$(build/pocket inspect "$1" | awk '$1=="output.weight"{print $(NF-1)}')
+  if [ -n "$out" ]; then echo $(( fsz - emb )); else echo "$fsz"; fi
+}
 {
   echo "# pocket vs llama.cpp: speed"
   echo
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
   echo "$(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d). llama.cpp 80fb11a built by bench/llamacpp.sh (AVX2/FMA/F16C)."
   echo "Command: \`THREADS=$T PP=$PP TG=$TG REPS=$R bench/compare.sh \"$shapes\" \"$types\"\`"
+  echo "Read bandwidth with $T threads (build/bench/bandwidth): $bw GB/s. tg roof ="
+  echo "bandwidth / weight bytes read per token (file size less token_embd when"
+  echo "the output matrix is separate)."
   echo
-  echo "| model | type | size MB | engine | pp$PP t/s | tg$TG t/s |"
-  echo "|---|---|---:|---|---:|---:|"
+  echo "| model | type | size MB | tg roof t/s | engine | pp$PP t/s | tg$TG t/s | tg % of roof |"
+  echo "|---|---|---:|---:|---|---:|---:|---:|"
 } > "$out"
 for s in $shapes; do
   f16="$work/$s-f16.gguf"
@@ -34,16 +47,18 @@ for s in $shapes; do
     q="$work/$s-$ty.gguf"
     [ -f "$q" ] || build/pocket quantize "$f16" "$q" "$ty" -q >/dev/null 2>&1
     mb=$(( $(stat -L -c %s "$q") / 1000000 ))
+    roof=$(awk -v b="$bw" -v n="$(tok_bytes "$q")" 'BEGIN{printf "%.1f", b * 1e9 / n}')
+    pct() { echo "$1" | awk -v r="$roof" '{printf "%.0f%%", 100 * $1 / r}'; }
     for round in 1 2; do   # alternate the engines
       pj=$(build/pocket bench -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" --json)
       pp=$(echo "$pj" | sed 's/.*"pp_tps": \([0-9.]*\), "pp_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
       tg=$(echo "$pj" | sed 's/.*"tg_tps": \([0-9.]*\), "tg_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
-      echo "| $s | $ty | $mb | pocket | $pp | $tg |" >> "$out"
+      echo "| $s | $ty | $mb | $roof | pocket | $pp | $tg | $(pct "$tg") |" >> "$out"
       lb=$("$bin/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" -o csv 2>/dev/null | tr -d '"' | tail -2)
       # columns ... n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts
       lpp=$(echo "$lb" | awk -F, -v p="$PP" '$(NF-7)==p && $(NF-6)==0 {printf "%.2f ± %.2f", $(NF-1), $NF}')
       ltg=$(echo "$lb" | awk -F, -v g="$TG" '$(NF-7)==0 && $(NF-6)==g {printf "%.2f ± %.2f", $(NF-1), $NF}')
-      echo "| $s | $ty | $mb | llama.cpp | $lpp | $ltg |" >> "$out"
+      echo "| $s | $ty | $mb | $roof | llama.cpp | $lpp | $ltg | $(pct "$ltg") |" >> "$out"
     done
   done
 done
