@@ -97,6 +97,9 @@ typedef struct pk_ctx_params {
     int n_ctx;       /* KV cache length in tokens; 0 = min(train ctx, 4096) */
     int n_batch;     /* max tokens per forward call; 0 = 512 */
     int n_threads;   /* 0 = model's setting */
+    const char *kv_type; /* KV cache element type: NULL or "f16" (default),
+                            or "q8_0" (about half the memory; needs a head
+                            dimension that is a multiple of 32) */
 } pk_ctx_params;
 
 pk_ctx_params pk_ctx_default_params(void);
@@ -253,6 +256,7 @@ typedef struct pk_ppl_params {
     int top_k;               /* tokens kept per position by save_logits (64) */
     const char *save_logits; /* write this model's top-k log-probs here */
     const char *kld_base;    /* compare with a file written by save_logits */
+    const char *kv_type;     /* KV cache type, as pk_ctx_params.kv_type */
     void (*progress)(void *user, int chunk, int n_chunks, double ppl);
     void *user;
 } pk_ppl_params;

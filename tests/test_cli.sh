@@ -38,6 +38,16 @@ grep -q "llama.embedding_length" "$T/i.txt" && grep -q "token_embd.weight" "$T/i
 [ $r -eq 1 ] && grep -q "/nonexistent.gguf" "$T/e.txt" && ok || bad "run on a missing file"
 "$P" run -m "$M" --bogus >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown option exits 2"
 expect "quantize q8_0" "$P" quantize "$M" "$T/q8.gguf" q8_0 -q
+"$P" run -m "$M" --kv-type q8_0 -n 4 > "$T/e.txt" 2>&1; r=$?
+[ $r -eq 1 ] && grep -q "multiple of 32" "$T/e.txt" && ok || bad "q8_0 KV on head dim 8: $r $(cat "$T/e.txt")"
+"$P" run -m "$M" --kv-type q3 -n 4 > "$T/e.txt" 2>&1; r=$?
+[ $r -eq 1 ] && grep -q "'q3'" "$T/e.txt" && ok || bad "unknown KV type: $r $(cat "$T/e.txt")"
+H="$POCKET_SRC/models/house-qmsum-f16.gguf"
+if [ -f "$H" ]; then
+  a=$("$P" run -m "$H" -p "Okay, let's start the meeting." --temp 0 -n 24 --ids | tr '\n' ' ')
+  b=$("$P" run -m "$H" -p "Okay, let's start the meeting." --temp 0 -n 24 --ids --kv-type q8_0 | tr '\n' ' ')
+  [ -n "$a" ] && [ "$a" == "$b" ] && ok || bad "house model greedy ids, f16 vs q8_0 KV: $a / $b"
+fi
 ids=$("$P" run -m "$T/q8.gguf" --temp 0 -n 8 --ids | wc -l)
 [ "$ids" -eq 8 ] && ok || bad "run quantized"
 expect "convert-llama2c" "$P" convert-llama2c "$S/models/stories260K/stories260K.bin" "$T/c.gguf" --tokenizer "$S/models/stories260K/tok512.bin"

@@ -34,10 +34,11 @@ static void mean_sd(const double *v, int n, double *mean, double *sd) {
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     int threads = 0, n_pp = 512, n_tg = 128, reps = 3, json = 0;
+    const char *kv_type = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: pocket bench -m MODEL [-t N] [-p 512] [-n 128] [-r 3] [--json]\n"
+            printf("usage: pocket bench -m MODEL [-t N] [-p 512] [-n 128] [-r 3] [--kv-type f16|q8_0] [--json]\n"
                    "  pp: tokens/s evaluating P prompt tokens as one batch; tg: tokens/s of N\n"
                    "  single-token steps; each repeated R times (mean +/- sd); also the load\n"
                    "  time and peak resident memory. -p 0 or -n 0 skips that test.\n");
@@ -55,6 +56,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-p")) n_pp = atoi(v);
         else if (!strcmp(a, "-n")) n_tg = atoi(v);
         else if (!strcmp(a, "-r")) reps = atoi(v);
+        else if (!strcmp(a, "--kv-type")) kv_type = v;
         else {
             fprintf(stderr, "pocket bench: unknown option '%s'\n", a);
             return 2;
@@ -79,6 +81,7 @@ int cmd_bench(int argc, char **argv) {
     pk_model_get_info(m, &info);
     pk_ctx_params cp = pk_ctx_default_params();
     cp.n_ctx = (n_pp > n_tg ? n_pp : n_tg) + 1;
+    cp.kv_type = kv_type;
     cp.n_batch = n_pp > 0 ? n_pp : 1;
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(n_pp > n_tg ? n_pp + 1 : n_tg + 1));
     double *pp = calloc((size_t)reps, sizeof(double)), *tg = calloc((size_t)reps, sizeof(double));

@@ -19,7 +19,7 @@ int cmd_perplexity(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: pocket perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t N]\n"
+            printf("usage: pocket perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t N] [--kv-type f16|q8_0]\n"
                    "                         [--save-logits FILE [--top-k K] | --kld-base FILE]\n"
                    "  perplexity over windows of N tokens (default 512; the second half of each\n"
                    "  window is scored); --save-logits keeps this model's top-K log-probs per\n"
@@ -37,6 +37,7 @@ int cmd_perplexity(int argc, char **argv) {
         else if (!strcmp(a, "--chunks")) p.max_chunks = atoi(v);
         else if (!strcmp(a, "-t")) mp.n_threads = p.n_threads = atoi(v);
         else if (!strcmp(a, "--top-k")) p.top_k = atoi(v);
+        else if (!strcmp(a, "--kv-type")) p.kv_type = v;
         else if (!strcmp(a, "--save-logits")) p.save_logits = v;
         else if (!strcmp(a, "--kld-base")) p.kld_base = v;
         else {

@@ -19,6 +19,7 @@ static void usage(FILE *f) {
         "  --presence-penalty F --frequency-penalty F\n"
         "  --seed S              random seed\n"
         "  --ctx N               context length (default min(train, 4096))\n"
+        "  --kv-type T           KV cache type: f16 (default) or q8_0 (half the memory)\n"
         "  -t N                  threads (default all cores)\n"
         "  --stop TEXT           stop string (repeatable)\n"
         "  --ids                 print generated token ids, one per line\n"
@@ -76,6 +77,7 @@ int cmd_run(int argc, char **argv) {
         else if (ARG("--frequency-penalty")) gp.sampler.frequency_penalty = (float)atof(v);
         else if (ARG("--seed")) gp.sampler.seed = strtoull(v, NULL, 10);
         else if (ARG("--ctx")) cp.n_ctx = atoi(v);
+        else if (ARG("--kv-type")) cp.kv_type = v;
         else if (ARG("-t")) mp.n_threads = atoi(v);
         else if (ARG("--stop")) stops[n_stop++] = v;
         else if (ARG("--system")) system = v;

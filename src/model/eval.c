@@ -94,7 +94,7 @@ pk_status pk_perplexity(pk_model *m, const char *text_path, const pk_ppl_params 
     int first = n_ctx / 2, per_chunk = n_ctx - 1 - first;
     uint32_t n_scored = (uint32_t)n_chunks * (uint32_t)per_chunk;
     uint64_t h = hash_ids(ids, (size_t)n_chunks * (size_t)n_ctx);
-    pk_ctx_params cp = { .n_ctx = n_ctx, .n_batch = n_ctx, .n_threads = p.n_threads };
+    pk_ctx_params cp = { .n_ctx = n_ctx, .n_batch = n_ctx, .n_threads = p.n_threads, .kv_type = p.kv_type };
     if ((st = pk_ctx_new(m, &cp, &ctx))) goto done;
     buf = pk_malloc(sizeof(int32_t) * (size_t)n_ctx);
     lp = pk_malloc(sizeof(float) * (size_t)nv);

@@ -150,26 +150,29 @@ static void att_task(void *arg, int ith, int nth) {
     att_job *j = arg;
     pk_ctx *c = j->c;
     const pk_hparams *h = &c->model->hp;
-    int hd = h->head_dim, kvd = h->n_kv_head * hd, qd = h->n_head * hd;
+    int hd = h->head_dim, qd = h->n_head * hd;
     int group = h->n_head / h->n_kv_head;
-    /* scores with the f16 dot kernel against the f16 cache (q rounded to
-     * f16 once); V rows widened by the f16 kernel */
-    const pk_qtraits *f16 = pk_qtraits_of(PK_Q_F16);
+    /* scores with the cache type's dot kernel (q converted once to its
+     * operand type: f16 for an f16 cache, q8_0 for a q8_0 one); V rows
+     * widened by the cache type's to_float */
+    const pk_qtraits *kt = pk_qtraits_of((pk_qtype)c->kv_type);
+    pk_from_float_fn qconv = pk_qtraits_of(kt->vec_dot_type)->from_float;
+    size_t head_bytes = pk_row_size((pk_qtype)c->kv_type, hd), row = c->kv_row;
     float *sc = c->att + (size_t)ith * (size_t)c->n_ctx;
     float *tmp = c->att_tmp + (size_t)ith * 2 * (size_t)hd;
-    uint16_t *q16 = (uint16_t *)(tmp + hd);
-    const uint16_t *kc = c->kv_k + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
-    const uint16_t *vc = c->kv_v + (size_t)j->layer * (size_t)c->n_ctx * (size_t)kvd;
+    uint8_t *qc = (uint8_t *)(tmp + hd);
+    const uint8_t *kc = c->kv_k + (size_t)j->layer * (size_t)c->n_ctx * row;
+    const uint8_t *vc = c->kv_v + (size_t)j->layer * (size_t)c->n_ctx * row;
     float scale = 1.0f / sqrtf((float)hd);
     for (int task = ith; task < j->n * h->n_head; task += nth) {
         int t = task / h->n_head, hh = task % h->n_head, kvh = hh / group;
         int n_kv = c->n_past + t + 1; /* causal: positions 0..n_past+t */
         const float *qv = c->q + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
-        f16->from_float(qv, q16, hd);
+        qconv(qv, qc, hd);
         float mx = -INFINITY;
         for (int p = 0; p < n_kv; p++) {
             float s;
-            f16->vec_dot(hd, &s, kc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd, q16);
+            kt->vec_dot(hd, &s, kc + (size_t)p * row + (size_t)kvh * head_bytes, qc);
             sc[p] = s * scale;
             mx = PK_MAX(mx, sc[p]);
         }
@@ -181,7 +184,7 @@ static void att_task(void *arg, int ith, int nth) {
         float *o = c->att_out + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
         memset(o, 0, sizeof(float) * (size_t)hd);
         for (int p = 0; p < n_kv; p++) {
-            f16->to_float(vc + (size_t)p * (size_t)kvd + (size_t)kvh * (size_t)hd, tmp, hd);
+            kt->to_float(vc + (size_t)p * row + (size_t)kvh * head_bytes, tmp, hd);
             float a = sc[p] / sum;
             for (int i = 0; i < hd; i++) o[i] += a * tmp[i];
         }
@@ -239,11 +242,14 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
         }
         rope(c, c->q, n, h->n_head, qd);
         rope(c, c->k, n, h->n_kv_head, kvd);
-        uint16_t *kc = c->kv_k + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * (size_t)kvd;
-        uint16_t *vc = c->kv_v + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * (size_t)kvd;
-        for (size_t i = 0; i < (size_t)n * (size_t)kvd; i++) {
-            kc[i] = pk_fp32_to_fp16(c->k[i]);
-            vc[i] = pk_fp32_to_fp16(c->v[i]);
+        {
+            pk_from_float_fn kvconv = pk_qtraits_of((pk_qtype)c->kv_type)->from_float;
+            uint8_t *kc = c->kv_k + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * c->kv_row;
+            uint8_t *vc = c->kv_v + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * c->kv_row;
+            for (int t = 0; t < n; t++) {
+                kvconv(c->k + (size_t)t * (size_t)kvd, kc + (size_t)t * c->kv_row, kvd);
+                kvconv(c->v + (size_t)t * (size_t)kvd, vc + (size_t)t * c->kv_row, kvd);
+            }
         }
         att_job aj = { c, il, n };
         pk_pool_run(c->pool, att_task, &aj);

@@ -253,7 +253,7 @@ pk_status pk_detokenize(const pk_model *m, const int32_t *ids, size_t n, int ren
 
 /* ---- public: context ---- */
 
-pk_ctx_params pk_ctx_default_params(void) { return (pk_ctx_params){ 0, 0, 0 }; }
+pk_ctx_params pk_ctx_default_params(void) { return (pk_ctx_params){ 0, 0, 0, NULL }; }
 
 void pk_ctx_free(pk_ctx *c) {
     if (!c) return;
@@ -294,16 +294,29 @@ pk_status pk_ctx_new(pk_model *m, const pk_ctx_params *params, pk_ctx **out) {
     const pk_hparams *h = &m->hp;
     if (p.n_ctx < 0 || p.n_batch < 0)
         return pk_err(PK_ERR_INVALID, "context: negative n_ctx %d or n_batch %d", p.n_ctx, p.n_batch);
+    int kv_type = PK_Q_F16;
+    if (p.kv_type && strcmp(p.kv_type, "f16") != 0) {
+        if (strcmp(p.kv_type, "q8_0") != 0)
+            return pk_err(PK_ERR_INVALID, "context: KV cache type '%s' is not one of f16, q8_0", p.kv_type);
+        if (h->head_dim % PK_QK != 0)
+            return pk_err(PK_ERR_UNSUPPORTED,
+                          "context: a q8_0 KV cache needs a head dimension that is a multiple of %d; "
+                          "this model's is %d (use f16)",
+                          PK_QK, h->head_dim);
+        kv_type = PK_Q_Q8_0;
+    }
     pk_ctx *c = pk_calloc(1, sizeof(*c));
     if (!c) return PK_ERR_NOMEM;
     c->model = m;
+    c->kv_type = kv_type;
     c->n_ctx = p.n_ctx ? p.n_ctx : PK_MIN(h->n_ctx_train, 4096);
     c->n_batch = PK_MIN(p.n_batch ? p.n_batch : 512, c->n_ctx);
     pk_status st = pk_pool_new(p.n_threads > 0 ? p.n_threads : m->n_threads, &c->pool);
     if (st) goto fail;
     size_t kvd = (size_t)h->n_kv_head * (size_t)h->head_dim, qd = (size_t)h->n_head * (size_t)h->head_dim;
-    size_t nb = (size_t)c->n_batch, kv_elems;
-    if (!pk_size_mul((size_t)h->n_layer * (size_t)c->n_ctx, kvd, &kv_elems)) {
+    size_t nb = (size_t)c->n_batch, kv_bytes;
+    c->kv_row = pk_row_size(kv_type, (int64_t)kvd);
+    if (!pk_size_mul((size_t)h->n_layer * (size_t)c->n_ctx, c->kv_row, &kv_bytes)) {
         st = pk_err(PK_ERR_RANGE, "KV cache of %d tokens overflows", c->n_ctx);
         goto fail;
     }
@@ -313,8 +326,8 @@ pk_status pk_ctx_new(pk_model *m, const pk_ctx_params *params, pk_ctx **out) {
      * 292 bytes per 256 is the largest per element after f32 */
     c->qbuf_size = nb * (maxin + PK_QK_K) * 4;
     bool ok = true;
-    c->kv_k = abuf(kv_elems, 2, &ok);
-    c->kv_v = abuf(kv_elems, 2, &ok);
+    c->kv_k = abuf(kv_bytes, 1, &ok);
+    c->kv_v = abuf(kv_bytes, 1, &ok);
     c->x = abuf(nb * (size_t)h->n_embd, 4, &ok);
     c->xn = abuf(nb * maxin, 4, &ok);
     c->q = abuf(nb * qd, 4, &ok);

@@ -50,19 +50,21 @@ struct pk_model {
     uint64_t n_params, n_bytes;
 };
 
-/* Context: KV cache (f16) and scratch for up to n_batch tokens. */
+/* Context: KV cache (f16 or q8_0) and scratch for up to n_batch tokens. */
 struct pk_ctx {
     pk_model *model;
     pk_pool *pool;
     int n_ctx, n_batch, n_past;
-    uint16_t *kv_k, *kv_v;      /* (n_layer, n_ctx, n_kv_head*head_dim) f16 */
+    int kv_type;                /* pk_qtype of the cache: f16 or q8_0 */
+    size_t kv_row;              /* bytes per cached position (all kv heads) */
+    uint8_t *kv_k, *kv_v;       /* (n_layer, n_ctx) rows of kv_row bytes */
     float *x, *xn;              /* (n_batch, n_embd) */
     float *q;                   /* (n_batch, n_head*head_dim) */
     float *k, *v;               /* (n_batch, n_kv_head*head_dim) */
     float *att_out;             /* (n_batch, n_head*head_dim) */
     float *hb, *hb2;            /* (n_batch, max(n_ff*2, qkv)) */
     float *att;                 /* (n_threads, n_ctx) scores */
-    float *att_tmp;             /* (n_threads, 2 * head_dim): q in f16, a V row */
+    float *att_tmp;             /* (n_threads, 2 * head_dim): q in the K dot type, a V row */
     float *rope_cs;             /* (n_batch, n_rot/2, 2) cos, sin per position */
     void *qbuf;                 /* activations quantized for vec_dot */
     size_t qbuf_size;
