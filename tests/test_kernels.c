@@ -1,10 +1,13 @@
 /* test_kernels.c: every dispatched (SIMD) dot product against its scalar
  * reference on random data: several lengths including tails for the float
  * types, all-zero blocks, extreme quants (every level, max-magnitude
- * activations). Fails if the CPU has AVX2/FMA/F16C but the reference path
- * was picked. Tolerance: 2e-5 relative to sum |a_i b_i| (float summation
- * order; the integer parts are exact). */
+ * activations); the replaced conversions (q8_0 / q8_K quantizers, f16 to
+ * f32) byte for byte against the reference table. Fails if the CPU has
+ * AVX2/FMA/F16C but the reference path was picked (AArch64: NEON, and the
+ * set POCKET_EXPECT_ISA names). Tolerance: 2e-5 relative to sum |a_i b_i|
+ * (float summation order; the integer parts are exact). */
 #include "quant/quant.h"
+#include "quant/quant_int.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -106,8 +109,50 @@ static void test_dispatch(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("POCKET_REF"))
         CHECK(!strcmp(isa, "avx2"));
 #elif defined(__aarch64__)
-    if (!getenv("POCKET_REF")) CHECK(!strcmp(isa, "neon"));
+    if (!getenv("POCKET_REF")) CHECK(!strncmp(isa, "neon", 4));
+    const char *want = getenv("POCKET_EXPECT_ISA"); /* set by tests/test_aarch64.sh per qemu CPU */
+    if (want) CHECKF(!strcmp(isa, want), "kernels %s, expected %s", isa, want);
 #endif
+}
+
+/* Conversions the SIMD table may replace (activation quantizers, f16
+ * widening) must give the reference's bytes exactly, on every fill mode. */
+static void test_conversions(void) {
+    static pk_qtraits ref[PK_Q_COUNT];
+    pk_quant_ref_traits(ref);
+    static const pk_qtype types[] = { PK_Q_Q8_0, PK_Q_Q8_K, PK_Q_F16 };
+    int n = 4096;
+    float *x = malloc(sizeof(float) * (size_t)n), *da = malloc(sizeof(float) * (size_t)n),
+          *db = malloc(sizeof(float) * (size_t)n);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const pk_qtraits *q = pk_qtraits_of(types[i]), *r = &ref[types[i]];
+        size_t rb = pk_row_size(types[i], n);
+        uint8_t *qa = malloc(rb), *qb = malloc(rb);
+        for (int mode = 0; mode < 6; mode++) {
+            fill(x, n, mode);
+            if (mode == 3) x[100] = -x[37] * 2; /* the largest magnitude negative */
+            if (mode == 5) /* scale exactly 1 and halves: the rounding of ties */
+                for (int k = 0; k < n; k++) x[k] = k % 32 == 0 ? -127.0f : (float)((k * 7) % 253 - 126) + 0.5f;
+            memset(qa, 0xAA, rb);
+            memset(qb, 0x55, rb);
+            q->from_float(x, qa, n);
+            r->from_float(x, qb, n);
+            CHECKF(!memcmp(qa, qb, rb), "%s from_float mode %d differs from the reference", q->name, mode);
+            if (mode == 4 && q->blck == 1) /* f16: every bit pattern class (subnormal, inf, NaN) */
+                for (size_t k = 0; k < rb; k++) qa[k] = (uint8_t)(frand() * 256);
+            int step = q->blck == 1 ? 1 : n; /* f16: tails of 0..39 */
+            for (int len = n; len > n - 40; len -= step) {
+                q->to_float(qa, da, len);
+                r->to_float(qa, db, len);
+                bool same = true;
+                for (int k = 0; k < len; k++)
+                    same &= !memcmp(&da[k], &db[k], sizeof(float)) || (isnan(da[k]) && isnan(db[k]));
+                CHECKF(same, "%s to_float n=%d mode %d differs from the reference", q->name, len, mode);
+            }
+        }
+        free(qa), free(qb);
+    }
+    free(x), free(da), free(db);
 }
 
 static void test_all_types(void) {
@@ -122,5 +167,6 @@ int main(void) {
     PK_RUN(test_dispatch);
     PK_RUN(test_all_types);
     PK_RUN(test_dot4);
+    PK_RUN(test_conversions);
     return pk_test_summary();
 }

@@ -59,7 +59,7 @@ typedef struct pk_qtraits {
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */
 void pk_quant_init(void);
 
-/* Name of the kernel set in use: "avx2", "neon" or "ref". */
+/* Name of the kernel set in use: "avx2", "neon", "neon+dotprod" or "ref". */
 const char *pk_quant_isa(void);
 
 /* Traits of a type (NULL if the type number is not known to pocket). */

@@ -84,8 +84,11 @@ extern const int8_t pk_kvalues_iq4nl[16];
 void pk_quant_ref_traits(pk_qtraits *t);
 /* Replace entries with SIMD kernels that this CPU supports. */
 void pk_quant_simd_traits(pk_qtraits *t);
-/* Per-ISA tables (quant_avx2.c, quant_neon.c) */
+/* Per-ISA tables (quant_avx2.c, quant_neon.c, quant_dotprod_neon.c); each
+ * replaces entries of a filled table. The dotprod one goes over the NEON one
+ * and needs the CPU's dot-product extension (HWCAP_ASIMDDP). */
 void pk_quant_avx2_traits(pk_qtraits *t);
 void pk_quant_neon_traits(pk_qtraits *t);
+void pk_quant_neon_dotprod_traits(pk_qtraits *t);
 
 #endif

@@ -1,6 +1,11 @@
 /* quant_simd.c: runtime CPU detection; hands the trait table to the per-ISA
- * files that this CPU can run. Intrinsics live only in *_avx2.c / *_neon.c. */
+ * files that this CPU can run. Intrinsics live only in *_avx2.c / *_neon.c.
+ * x86-64: AVX2+FMA+F16C from cpuid. AArch64: NEON always (it is part of
+ * ARMv8-A); the SDOT kernels when the kernel reports HWCAP_ASIMDDP
+ * (POCKET_NO_DOTPROD=1 keeps the plain NEON ones, for tests). */
 #include "quant/quant_int.h"
+
+#include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -17,6 +22,27 @@ static bool cpu_has_avx2_fma_f16c(void) {
 }
 #endif
 
+#if defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20) /* from the kernel's asm/hwcap.h */
+#endif
+#endif
+
+static bool cpu_has_dotprod(void) {
+    const char *off = getenv("POCKET_NO_DOTPROD");
+    if (off && atoi(off)) return false;
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    return true; /* every Apple arm64 core has it */
+#else
+    return false;
+#endif
+}
+#endif
+
 static const char *active = "ref";
 
 void pk_quant_simd_traits(pk_qtraits *t) {
@@ -24,6 +50,13 @@ void pk_quant_simd_traits(pk_qtraits *t) {
     if (cpu_has_avx2_fma_f16c()) {
         pk_quant_avx2_traits(t);
         active = "avx2";
+    }
+#elif defined(__aarch64__)
+    pk_quant_neon_traits(t);
+    active = "neon";
+    if (cpu_has_dotprod()) {
+        pk_quant_neon_dotprod_traits(t);
+        active = "neon+dotprod";
     }
 #else
     (void)t;
