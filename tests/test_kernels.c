@@ -96,9 +96,9 @@ static void check_dot4(pk_qtype t) {
 }
 
 static void test_dot4(void) {
-    check_dot4(PK_Q_Q4_0);
-    check_dot4(PK_Q_Q8_0);
-    check_dot4(PK_Q_Q4_K);
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_IQ4_NL, PK_Q_Q4_K,
+                                      PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) check_dot4(types[i]);
 }
 
 static void test_dispatch(void) {

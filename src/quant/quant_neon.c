@@ -1,8 +1,8 @@
 /* quant_neon.c: AArch64 NEON kernels on the ARMv8-A baseline (no extension
  * needed): F32 and F16 dot products, F16 to F32, the Q8_0 and Q8_K
  * activation quantizers, and the integer dot products of quant_neon.inc
- * (Q8_0, Q4_0, IQ4_NL x Q8_0; Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K; four-row
- * Q4_0, Q8_0, Q4_K) with int8 products widened by vmull_s8. On CPUs with
+ * (Q8_0, Q4_0, IQ4_NL x Q8_0; Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K; each also
+ * in a four-row version for prefill) with int8 products widened by vmull_s8. On CPUs with
  * the dot-product extension quant_simd.c then installs the SDOT versions
  * from quant_dotprod_neon.c over the integer ones. */
 #include "quant/quant_int.h"
