@@ -16,7 +16,8 @@ ARM64_PKGS=(libpcre2-dev:arm64 libjansson-dev:arm64 libutf8proc-dev:arm64
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 need_update=0
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  foreign=$(dpkg --print-foreign-architectures)
+  if ! grep -qx arm64 <<<"$foreign"; then
     echo "enabling the arm64 architecture (dpkg --add-architecture arm64)"
     $SUDO dpkg --add-architecture arm64
     need_update=1
