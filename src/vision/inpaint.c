@@ -23,7 +23,8 @@ enum {
     DEF_MAX_SIDE = 1024,
     DEF_ITERS = 5,
     REFINE_RADIUS = 6,   /* random search radius above max_side */
-    COARSE_MIN_SIDE = 24 /* stop the pyramid below this longer side */
+    COARSE_MIN_SIDE = 24, /* stop the pyramid below this longer side */
+    COARSE_DEPTH = 2    /* or once the hole is this many patch radii deep */
 };
 
 typedef struct { int32_t x, y; } nn_t;
@@ -64,6 +65,8 @@ typedef struct job {
     uint64_t seed;
     float inv_2s2;       /* 1 / (2 sigma^2) for the similarity weight */
 } job;
+
+#define CONF_BASE 1.3f /* Wexler's confidence: weight CONF_BASE^-depth */
 
 /* ---- random numbers ---- */
 
@@ -496,18 +499,78 @@ static void field_free(field *F) {
     memset(F, 0, sizeof *F);
 }
 
-/* Region, active map and confidence of a level's field. alpha_ln: log of
- * Wexler's confidence base (weight alpha^-distance into the hole). */
-static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
-    int w = L->w, h = L->h, bx0 = w, by0 = h, bx1 = -1, by1 = -1;
+/* Chamfer distance (steps 1 and sqrt 2) from each pixel of the region
+ * (x0, y0, rw, rh) of a level to the nearest non-hole pixel of the region;
+ * 1e9 where the region has none. OUT dd (rh, rw). */
+static void chamfer(const level *L, int x0, int y0, int rw, int rh, float *dd) {
+    const float D1 = 1.0f, D2 = 1.41421356f, BIG = 1e9f;
+    int w = L->w;
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            size_t i = (size_t)y * rw + x;
+            float v = (L->m[(size_t)(y0 + y) * w + x0 + x] & M_HOLE) ? BIG : 0;
+            if (v > 0) {
+                if (x > 0) v = PK_MIN(v, dd[i - 1] + D1);
+                if (y > 0) {
+                    v = PK_MIN(v, dd[i - rw] + D1);
+                    if (x > 0) v = PK_MIN(v, dd[i - rw - 1] + D2);
+                    if (x + 1 < rw) v = PK_MIN(v, dd[i - rw + 1] + D2);
+                }
+            }
+            dd[i] = v;
+        }
+    for (int y = rh - 1; y >= 0; y--)
+        for (int x = rw - 1; x >= 0; x--) {
+            size_t i = (size_t)y * rw + x;
+            float v = dd[i];
+            if (v > 0) {
+                if (x + 1 < rw) v = PK_MIN(v, dd[i + 1] + D1);
+                if (y + 1 < rh) {
+                    v = PK_MIN(v, dd[i + rw] + D1);
+                    if (x + 1 < rw) v = PK_MIN(v, dd[i + rw + 1] + D2);
+                    if (x > 0) v = PK_MIN(v, dd[i + rw - 1] + D2);
+                }
+            }
+            dd[i] = v;
+        }
+}
+
+/* Hole bounding box of a level (x1, y1 inclusive). */
+static void hole_bbox(const level *L, int *x0, int *y0, int *x1, int *y1) {
+    int w = L->w, h = L->h;
+    *x0 = w, *y0 = h, *x1 = -1, *y1 = -1;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             if (L->m[(size_t)y * w + x] & M_HOLE) {
-                if (x < bx0) bx0 = x;
-                if (x > bx1) bx1 = x;
-                if (y < by0) by0 = y;
-                if (y > by1) by1 = y;
+                if (x < *x0) *x0 = x;
+                if (x > *x1) *x1 = x;
+                if (y < *y0) *y0 = y;
+                if (y > *y1) *y1 = y;
             }
+}
+
+/* How deep the hole is: the largest distance from a hole pixel to a known
+ * one (the image border is not known). -1 when out of memory. */
+static float hole_depth(const level *L) {
+    int bx0, by0, bx1, by1;
+    hole_bbox(L, &bx0, &by0, &bx1, &by1);
+    if (bx1 < 0) return 0;
+    bx0 = PK_MAX(0, bx0 - 1), by0 = PK_MAX(0, by0 - 1);
+    bx1 = PK_MIN(L->w - 1, bx1 + 1), by1 = PK_MIN(L->h - 1, by1 + 1);
+    int rw = bx1 - bx0 + 1, rh = by1 - by0 + 1;
+    float *dd = pk_malloc((size_t)rw * rh * sizeof *dd), mx = 0;
+    if (!dd) return -1;
+    chamfer(L, bx0, by0, rw, rh, dd);
+    for (size_t i = 0; i < (size_t)rw * rh; i++) mx = PK_MAX(mx, dd[i]);
+    pk_free(dd);
+    return mx;
+}
+
+/* Region, active map and confidence of a level's field. alpha_ln: log of
+ * Wexler's confidence base (weight alpha^-distance into the hole). */
+static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
+    int w = L->w, h = L->h, bx0, by0, bx1, by1;
+    hole_bbox(L, &bx0, &by0, &bx1, &by1);
     F->x0 = PK_MAX(0, bx0 - r);
     F->y0 = PK_MAX(0, by0 - r);
     F->rw = PK_MIN(w - 1, bx1 + r) - F->x0 + 1;
@@ -540,37 +603,9 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
         }
     }
     pk_free(hc);
-    /* chamfer distance into the hole (0 outside it), two passes */
+    chamfer(L, F->x0, F->y0, F->rw, F->rh, F->lconf);
     float *dd = F->lconf;
-    const float D1 = 1.0f, D2 = 1.41421356f, BIG = 1e9f;
-    for (int y = 0; y < F->rh; y++)
-        for (int x = 0; x < F->rw; x++) {
-            size_t i = (size_t)y * F->rw + x;
-            float v = (L->m[(size_t)(F->y0 + y) * w + F->x0 + x] & M_HOLE) ? BIG : 0;
-            if (v > 0) {
-                if (x > 0) v = PK_MIN(v, dd[i - 1] + D1);
-                if (y > 0) {
-                    v = PK_MIN(v, dd[i - F->rw] + D1);
-                    if (x > 0) v = PK_MIN(v, dd[i - F->rw - 1] + D2);
-                    if (x + 1 < F->rw) v = PK_MIN(v, dd[i - F->rw + 1] + D2);
-                }
-            }
-            dd[i] = v;
-        }
-    for (int y = F->rh - 1; y >= 0; y--)
-        for (int x = F->rw - 1; x >= 0; x--) {
-            size_t i = (size_t)y * F->rw + x;
-            float v = dd[i];
-            if (v > 0) {
-                if (x + 1 < F->rw) v = PK_MIN(v, dd[i + 1] + D1);
-                if (y + 1 < F->rh) {
-                    v = PK_MIN(v, dd[i + F->rw] + D1);
-                    if (x + 1 < F->rw) v = PK_MIN(v, dd[i + F->rw + 1] + D2);
-                    if (x > 0) v = PK_MIN(v, dd[i + F->rw - 1] + D2);
-                }
-            }
-            dd[i] = v;
-        }
+    const float BIG = 1e9f;
     for (size_t i = 0; i < n; i++) {
         float v = dd[i] >= BIG ? 40.0f : PK_MIN(dd[i], 40.0f);
         dd[i] = v * alpha_ln;
@@ -674,6 +709,7 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         return pk_err(PK_ERR_INVALID, "inpaint: the mask covers the whole %dx%d image, "
                       "nothing to copy from", w, h);
     int r = o.patch / 2;
+    double t_start = pk_time_ms();
 
     /* pyramid: level 0 is the caller's image; stop when the next level gets
      * too small, stops shrinking or loses its last known pixel */
@@ -692,6 +728,9 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         int nw = (P->w + 1) / 2, nh = (P->h + 1) / 2;
         if (n_lv == max_lv || PK_MAX(nw, nh) < COARSE_MIN_SIDE || (nw == P->w && nh == P->h))
             break;
+        float depth = hole_depth(P);
+        if (depth < 0) { st = PK_ERR_NOMEM; goto fail; }
+        if (depth <= COARSE_DEPTH * r) break;
         level *C = &lv[n_lv];
         if ((st = downsample(P, C))) { n_lv++; goto fail; }
         int64_t known = 0;
@@ -702,6 +741,7 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         }
         n_lv++;
     }
+    pk_log(PK_LOG_DEBUG, "inpaint: %d levels, pyramid %.1f ms", n_lv, pk_time_ms() - t_start);
     /* the solve level: the finest one within max_side */
     int solve = n_lv - 1;
     while (solve > 0 && PK_MAX(lv[solve - 1].w, lv[solve - 1].h) <= o.max_side) solve--;
@@ -711,8 +751,9 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
     for (int k = n_lv - 1; k >= 0; k--) {
         level *L = &lv[k];
         int coarsest = k == n_lv - 1, refine = k < solve;
+        double t_lv = pk_time_ms();
         if ((st = mark_sources(L, r))) goto fail;
-        if ((st = field_init(L, r, refine ? 0.0f : logf(1.3f), &F))) goto fail;
+        if ((st = field_init(L, r, refine ? 0.0f : logf(CONF_BASE), &F))) goto fail;
         J.L = L;
         J.F = &F;
         J.lev = k;
@@ -734,8 +775,10 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
             field_free(&G);
             level_free(&lv[k + 1]);
             run(pool, &J, T_DIST);
-            vote(pool, &J);
-            run(pool, &J, T_DIST);
+            if (!refine) {
+                vote(pool, &J);
+                run(pool, &J, T_DIST);
+            }
         }
         int n_em = refine ? 1 : coarsest ? 2 * o.iters : o.iters;
         int n_sweep = coarsest ? 2 : 1;
@@ -747,6 +790,8 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
             vote(pool, &J);
             if (e + 1 < n_em) run(pool, &J, T_DIST);
         }
+        pk_log(PK_LOG_DEBUG, "inpaint: level %d %dx%d region %dx%d, %d EM steps, %.1f ms",
+               k, L->w, L->h, F.rw, F.rh, n_em, pk_time_ms() - t_lv);
         G = F;
         memset(&F, 0, sizeof F);
     }
