@@ -46,16 +46,17 @@ void pk_image_free(pk_image *img) {
     memset(img, 0, sizeof(*img));
 }
 
-/* w x h within limits, or an error naming the file and the size. */
+/* w x h within limits (max_pixels), or an error naming the file and the
+ * size. */
 static pk_status check_dims(const char *name, const char *kind, uint64_t w,
-                            uint64_t h) {
+                            uint64_t h, uint64_t max_pixels) {
     if (w == 0 || h == 0)
         return pk_err(PK_ERR_RANGE, "%s: %s image has zero width or height (%llux%llu)",
                       name, kind, (unsigned long long)w, (unsigned long long)h);
-    if (w * h > PK_IMAGE_MAX_PIXELS)
-        return pk_err(PK_ERR_RANGE, "%s: %s image too large: %llux%llu is above the limit of %u pixels",
+    if (w * h > max_pixels)
+        return pk_err(PK_ERR_RANGE, "%s: %s image too large: %llux%llu is above the limit of %llu pixels",
                       name, kind, (unsigned long long)w, (unsigned long long)h,
-                      PK_IMAGE_MAX_PIXELS);
+                      (unsigned long long)max_pixels);
     return PK_OK;
 }
 
@@ -97,22 +98,31 @@ int pk_exif_orientation(const uint8_t *app1, size_t n) {
 
 void pk_image_orient(const uint8_t *src, int w, int h, int ch, int o,
                      uint8_t *dst) {
+    /* source (sx, sy) = (a*ox + b*oy + c, d*ox + e*oy + f), with c and f
+     * in units of (w - 1) and (h - 1): every orientation is affine */
+    static const int8_t T[9][6] = {
+        { 1, 0, 0, 0, 1, 0 },  { 1, 0, 0, 0, 1, 0 },  { -1, 0, 1, 0, 1, 0 },
+        { -1, 0, 1, 0, -1, 1 }, { 1, 0, 0, 0, -1, 1 }, { 0, 1, 0, 1, 0, 0 },
+        { 0, 1, 0, -1, 0, 1 },  { 0, -1, 1, -1, 0, 1 }, { 0, -1, 1, 1, 0, 0 },
+    };
+    if (o < 1 || o > 8) o = 1;
+    const int8_t *t = T[o];
     int ow = o >= 5 ? h : w, oh = o >= 5 ? w : h;
-    for (int oy = 0; oy < oh; oy++) {
-        for (int ox = 0; ox < ow; ox++) {
-            int sx, sy;
-            switch (o) {
-            case 2: sx = w - 1 - ox; sy = oy; break;
-            case 3: sx = w - 1 - ox; sy = h - 1 - oy; break;
-            case 4: sx = ox; sy = h - 1 - oy; break;
-            case 5: sx = oy; sy = ox; break;
-            case 6: sx = oy; sy = h - 1 - ox; break;
-            case 7: sx = w - 1 - oy; sy = h - 1 - ox; break;
-            case 8: sx = w - 1 - oy; sy = ox; break;
-            default: sx = ox; sy = oy; break;
+    ptrdiff_t step_x = ((ptrdiff_t)t[3] * w + t[0]) * ch; /* per output column */
+    ptrdiff_t step_y = ((ptrdiff_t)t[4] * w + t[1]) * ch; /* per output row */
+    /* offsets, not pointers: stepping past either end is not formed */
+    ptrdiff_t row = ((ptrdiff_t)t[5] * (h - 1) * w + (ptrdiff_t)t[2] * (w - 1)) * ch;
+    for (int oy = 0; oy < oh; oy++, row += step_y) {
+        ptrdiff_t at = row;
+        uint8_t *q = dst + (size_t)oy * ow * ch;
+        if (ch == 3) {
+            for (int ox = 0; ox < ow; ox++, at += step_x, q += 3) {
+                q[0] = src[at];
+                q[1] = src[at + 1];
+                q[2] = src[at + 2];
             }
-            memcpy(dst + ((size_t)oy * ow + ox) * ch, src + ((size_t)sy * w + sx) * ch,
-                   (size_t)ch);
+        } else {
+            for (int ox = 0; ox < ow; ox++, at += step_x) q[ox] = src[at];
         }
     }
 }
@@ -192,7 +202,7 @@ typedef struct jdec {
 } jdec;
 
 static pk_status jpeg_decode(const uint8_t *data, size_t size, const char *name,
-                             pk_image_mode mode, pk_image *img) {
+                             pk_image_mode mode, uint64_t max_pixels, pk_image *img) {
     jdec *d = pk_calloc(1, sizeof(*d));
     if (!d) return PK_ERR_NOMEM;
     pk_status st = PK_OK;
@@ -219,8 +229,8 @@ static pk_status jpeg_decode(const uint8_t *data, size_t size, const char *name,
     jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
     jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&d->cinfo, TRUE);
-    if ((st = check_dims(name, "JPEG", d->cinfo.image_width, d->cinfo.image_height)) != PK_OK)
-        goto out;
+    st = check_dims(name, "JPEG", d->cinfo.image_width, d->cinfo.image_height, max_pixels);
+    if (st != PK_OK) goto out;
     int orient = 1;
     for (jpeg_saved_marker_ptr m = d->cinfo.marker_list; m; m = m->next) {
         if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && !memcmp(m->data, "Exif\0\0", 6)) {
@@ -336,10 +346,11 @@ static void png_read_fn(png_structp png, png_bytep out, size_t n) {
 }
 
 static pk_status png_decode(const uint8_t *data, size_t size, const char *name,
-                            pk_image_mode mode, pk_image *img) {
+                            pk_image_mode mode, uint64_t max_pixels, pk_image *img) {
     /* The size in the IHDR, checked before libpng allocates anything. */
     if (size >= 24 && !memcmp(data + 12, "IHDR", 4)) {
-        pk_status st = check_dims(name, "PNG", rd32(data + 16, 0), rd32(data + 20, 0));
+        pk_status st =
+            check_dims(name, "PNG", rd32(data + 16, 0), rd32(data + 20, 0), max_pixels);
         if (st != PK_OK) return st;
     }
     pdec *d = pk_calloc(1, sizeof(*d));
@@ -365,7 +376,7 @@ static pk_status png_decode(const uint8_t *data, size_t size, const char *name,
     png_uint_32 w32, h32;
     int depth, color;
     png_get_IHDR(d->png, d->info, &w32, &h32, &depth, &color, NULL, NULL, NULL);
-    if ((st = check_dims(name, "PNG", w32, h32)) != PK_OK) goto out;
+    if ((st = check_dims(name, "PNG", w32, h32, max_pixels)) != PK_OK) goto out;
     int has_alpha = (color & PNG_COLOR_MASK_ALPHA) || png_get_valid(d->png, d->info, PNG_INFO_tRNS);
     png_set_expand(d->png);   /* palette -> RGB, gray < 8 bits -> 8, tRNS -> alpha */
     png_set_scale_16(d->png);
@@ -408,22 +419,28 @@ out:
 
 /* ---- decoding entry points ---- */
 
-pk_status pk_image_decode(const uint8_t *data, size_t size, const char *name,
-                          pk_image_mode mode, pk_image *img) {
+pk_status pk_image_decode_max(const uint8_t *data, size_t size, const char *name,
+                              pk_image_mode mode, uint64_t max_pixels, pk_image *img) {
     if (!img) return pk_err(PK_ERR_INVALID, "pk_image_decode: NULL image");
     memset(img, 0, sizeof(*img));
     if (!name) name = "<memory>";
     if (!data || size == 0) return pk_err(PK_ERR_FORMAT, "%s: empty file, not an image", name);
     if (mode != PK_IMAGE_RGB && mode != PK_IMAGE_MASK)
         return pk_err(PK_ERR_INVALID, "%s: unknown decode mode %d", name, (int)mode);
+    if (max_pixels > PK_IMAGE_MAX_PIXELS) max_pixels = PK_IMAGE_MAX_PIXELS;
     switch (pk_image_sniff(data, size)) {
-    case PK_IMAGE_PNG: return png_decode(data, size, name, mode, img);
-    case PK_IMAGE_JPEG: return jpeg_decode(data, size, name, mode, img);
+    case PK_IMAGE_PNG: return png_decode(data, size, name, mode, max_pixels, img);
+    case PK_IMAGE_JPEG: return jpeg_decode(data, size, name, mode, max_pixels, img);
     default: break;
     }
     return pk_err(PK_ERR_FORMAT, "%s: not an image (neither PNG nor JPEG: starts with %02x %02x %02x %02x)",
                   name, data[0], size > 1 ? data[1] : 0, size > 2 ? data[2] : 0,
                   size > 3 ? data[3] : 0);
+}
+
+pk_status pk_image_decode(const uint8_t *data, size_t size, const char *name,
+                          pk_image_mode mode, pk_image *img) {
+    return pk_image_decode_max(data, size, name, mode, PK_IMAGE_MAX_PIXELS, img);
 }
 
 pk_status pk_image_load(const char *path, pk_image_mode mode, pk_image *img) {
@@ -476,6 +493,10 @@ static pk_status png_encode(const uint8_t *px, int w, int h, int ch, uint8_t **d
         goto out;
     }
     png_set_write_fn(e->png, e, penc_write_fn, penc_flush_fn);
+    /* zlib level 3 and three filters instead of 6 and all five: about 3x
+     * faster on photos for about 15% more bytes (bench/image_io) */
+    png_set_compression_level(e->png, 3);
+    png_set_filter(e->png, 0, PNG_FILTER_SUB | PNG_FILTER_UP | PNG_FILTER_PAETH);
     png_set_IHDR(e->png, e->info, (png_uint_32)w, (png_uint_32)h, 8,
                  ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -555,7 +576,7 @@ pk_status pk_image_encode(const uint8_t *px, int w, int h, int ch,
     if (!px || (ch != 1 && ch != 3))
         return pk_err(PK_ERR_INVALID, "pk_image_encode: need pixels with 1 or 3 channels");
     pk_status st = check_dims("pk_image_encode", "the", (uint64_t)(w > 0 ? w : 0),
-                              (uint64_t)(h > 0 ? h : 0));
+                              (uint64_t)(h > 0 ? h : 0), PK_IMAGE_MAX_PIXELS);
     if (st != PK_OK) return st;
     if (quality == 0) quality = PK_JPEG_DEFAULT_QUALITY;
     if (quality < 1 || quality > 100)

@@ -59,6 +59,11 @@ pk_image_format pk_image_format_from_path(const char *path);
 pk_status pk_image_decode(const uint8_t *data, size_t size, const char *name,
                           pk_image_mode mode, pk_image *img);
 
+/* The same with a lower size limit (max_pixels, capped at
+ * PK_IMAGE_MAX_PIXELS): for callers that want less, e.g. the fuzz harness. */
+pk_status pk_image_decode_max(const uint8_t *data, size_t size, const char *name,
+                              pk_image_mode mode, uint64_t max_pixels, pk_image *img);
+
 /* Read and decode a file (at most PK_IMAGE_MAX_FILE bytes). As above, plus
  * PK_ERR_IO when the file cannot be read. */
 pk_status pk_image_load(const char *path, pk_image_mode mode, pk_image *img);
@@ -86,10 +91,10 @@ pk_status pk_image_save(const char *path, const uint8_t *px, int w, int h,
  * range gives 1 (upright). */
 int pk_exif_orientation(const uint8_t *app1, size_t n);
 
-/* Apply EXIF orientation o (1..8) to src ((h, w, ch) bytes) into dst,
- * which is (w, h, ch) for o >= 5 (the sides swap) and (h, w, ch) otherwise.
- * 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise,
- * 7 transverse, 8 rotate 90 anticlockwise. */
+/* Apply EXIF orientation o (1..8; others mean 1) to src ((h, w, ch) bytes,
+ * ch 1 or 3) into dst, which is (w, h, ch) for o >= 5 (the sides swap) and
+ * (h, w, ch) otherwise. 2 mirror, 3 rotate 180, 4 flip, 5 transpose,
+ * 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 anticlockwise. */
 void pk_image_orient(const uint8_t *src, int w, int h, int ch, int o,
                      uint8_t *dst);
 
