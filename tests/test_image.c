@@ -437,16 +437,48 @@ static void test_exif_orientations(void) {
             CHECKF(bad == 0, "orientation %d (%s): %d samples off", o, le ? "II" : "MM", bad);
             if (o == 6 && img.px) /* rotated clockwise: stored bottom-left is now top-left */
                 CHECK(abs(img.px[0] - colors[3][0]) < 12 && abs(img.px[2] - colors[3][2]) < 12);
-            pk_image_free(&img);
-            /* the same orientation on a mask */
-            CHECK_OK(pk_image_decode(f, n, "exif.jpg", PK_IMAGE_MASK, &img));
-            CHECK(img.w == ow && img.h == oh && img.ch == 1);
+            /* the same orientation on a mask: max(R,G,B) of the photo */
+            pk_image m;
+            CHECK_OK(pk_image_decode(f, n, "exif.jpg", PK_IMAGE_MASK, &m));
+            CHECK(m.w == ow && m.h == oh && m.ch == 1);
+            int bad_m = 0;
+            for (int i = 0; img.px && m.px && m.w == ow && i < ow * oh; i++) {
+                const uint8_t *p = img.px + 3 * i;
+                bad_m += m.px[i] != PK_MAX(p[0], PK_MAX(p[1], p[2]));
+            }
+            CHECKF(bad_m == 0, "orientation %d: %d mask pixels off", o, bad_m);
+            pk_image_free(&m);
             pk_image_free(&img);
             free(f);
         }
     }
     pk_free(jpg);
     free(px);
+}
+
+/* pk_image_orient exactly, odd sizes, 1 and 3 channels */
+static void test_orient_exact(void) {
+    int sizes[][2] = { { 1, 1 }, { 1, 4 }, { 5, 1 }, { 7, 5 }, { 16, 9 } };
+    for (size_t k = 0; k < PK_ARRAY_LEN(sizes); k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        for (int ch = 1; ch <= 3; ch += 2) {
+            uint8_t *src = malloc((size_t)w * h * ch), *dst = malloc((size_t)w * h * ch);
+            for (int i = 0; i < w * h * ch; i++) src[i] = (uint8_t)rnd();
+            for (int o = 1; o <= 8; o++) {
+                pk_image_orient(src, w, h, ch, o, dst);
+                int ow = o >= 5 ? h : w, oh = o >= 5 ? w : h, bad = 0;
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++) {
+                        int sx, sy;
+                        expect_src(o, w, h, x, y, &sx, &sy);
+                        bad += memcmp(dst + (y * ow + x) * ch, src + (sy * w + sx) * ch, (size_t)ch) != 0;
+                    }
+                CHECKF(bad == 0, "%dx%dx%d orientation %d: %d pixels off", w, h, ch, o, bad);
+            }
+            free(src);
+            free(dst);
+        }
+    }
 }
 
 static void test_exif_hostile(void) {
@@ -732,6 +764,7 @@ int main(void) {
     PK_RUN(test_png_variants);
     PK_RUN(test_jpeg_cmyk);
     PK_RUN(test_exif_orientations);
+    PK_RUN(test_orient_exact);
     PK_RUN(test_exif_hostile);
     PK_RUN(test_truncated);
     PK_RUN(test_corrupt);
