@@ -234,10 +234,9 @@ static void test_file_and_point(void) {
         CHECK(0);
         return;
     }
-    char out[128], small[128], mask[128];
+    char out[128], small[128];
     snprintf(out, sizeof(out), "%s/out.png", dir);
     snprintf(small, sizeof(small), "%s/small.png", dir);
-    snprintf(mask, sizeof(mask), "%s/mask.png", dir);
     pk_erase_opts o = pk_erase_default_opts();
     o.mask_path = small;
     uint8_t px[10 * 10];
@@ -267,6 +266,33 @@ static void test_file_and_point(void) {
     }
     pk_image_free(&a);
     pk_image_free(&b);
+    /* a mask file, through a lossless PNG: outside the grown mask every
+     * byte is the decoded photo's */
+    pk_erase_opts om = pk_erase_default_opts();
+    om.mask_path = pk_test_path("images/segmentation/reference/girl-1.general.png");
+    om.dilate = 3;
+    CHECK_OK(pk_erase_file(photo, out, &om, &r));
+    pk_image m;
+    CHECK_OK(pk_image_load(om.mask_path, PK_IMAGE_MASK, &m));
+    CHECK_OK(pk_image_load(out, PK_IMAGE_RGB, &a));
+    CHECK_OK(pk_image_load(photo, PK_IMAGE_RGB, &b));
+    if (m.px && a.px && b.px) {
+        uint8_t *grown = malloc(600 * 399);
+        for (int i = 0; i < 600 * 399; i++) m.px[i] = m.px[i] > 127;
+        CHECK_OK(pk_mask_dilate(m.px, 600, 399, 3, grown));
+        int changed_outside = 0, changed_inside = 0;
+        for (int i = 0; i < 600 * 399; i++) {
+            int diff = memcmp(a.px + 3 * i, b.px + 3 * i, 3) != 0;
+            if (grown[i]) changed_inside += diff;
+            else changed_outside += diff;
+        }
+        CHECKF(changed_outside == 0, "%d pixels outside the grown mask changed", changed_outside);
+        CHECK(changed_inside > 30000);
+        free(grown);
+    }
+    pk_image_free(&m);
+    pk_image_free(&a);
+    pk_image_free(&b);
     o.x = 10;
     o.y = 10;
     CHECK_ERR(pk_erase_file(photo, out, &o, NULL), PK_ERR_NOT_FOUND, "no person found at 10,10");
@@ -285,7 +311,6 @@ static void test_file_and_point(void) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
-    (void)mask;
 }
 
 int main(void) {
