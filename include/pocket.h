@@ -362,7 +362,9 @@ typedef struct pk_erase_opts {
     int box_w, box_h;       /* box size (PK_ERASE_BOX) */
     int dilate;             /* grow the selection by this radius (px,
                                Euclidean) to cover edges and halos;
-                               -1 = max(4, longer side / 100) */
+                               -1 = max(4, longer side / 60) for POINT and
+                               BOX (the 256-pixel segmentation is coarse),
+                               max(2, longer side / 200) for MASK */
     int feather;            /* width (px) of the blend from the photo to the
                                fill at the inside edge of the grown region;
                                -1 = dilate / 2; 0 = hard edge */

@@ -246,7 +246,11 @@ pk_status pk_erase_rgb(uint8_t *rgb, int w, int h, const uint8_t *mask,
         res->w = w;
         res->h = h;
     }
-    if (o.dilate < 0) o.dilate = PK_MAX(4, PK_MAX(w, h) / 100);
+    /* the person mask comes from a 256x256 model: 1/60 of the photo is about
+     * 4 model pixels, what covers its soft edges on ../shared's photos */
+    if (o.dilate < 0)
+        o.dilate = o.select == PK_ERASE_MASK ? PK_MAX(2, PK_MAX(w, h) / 200)
+                                             : PK_MAX(4, PK_MAX(w, h) / 60);
     if (o.feather < 0) o.feather = o.dilate / 2;
     size_t n = (size_t)w * (size_t)h;
     pk_pool *pool = NULL;
