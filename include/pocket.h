@@ -397,7 +397,8 @@ pk_erase_opts pk_erase_default_opts(void);
  * size), PK_ERR_RANGE (point or box outside the photo, naming its size),
  * PK_ERR_NOT_FOUND ("no person found at X,Y" / in the box), PK_ERR_IO /
  * PK_ERR_FORMAT (segmentation model), PK_ERR_NOMEM. Deterministic for a
- * given seed whatever n_threads. */
+ * given seed whatever n_threads. Each call loads its own model and makes
+ * its own thread pool: calls on different threads are independent. */
 pk_status pk_erase_rgb(uint8_t *rgb, int w, int h, const uint8_t *mask,
                        const pk_erase_opts *opts, pk_erase_result *res);
 

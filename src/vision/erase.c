@@ -86,6 +86,12 @@ pk_status pk_mask_dist_sq(const uint8_t *set, int w, int h, uint32_t *d2) {
     return PK_OK;
 }
 
+/* out[i] = 255 where d2[i] <= r*r (n pixels). */
+static void within(const uint32_t *d2, size_t n, int r, uint8_t *out) {
+    uint64_t rr = (uint64_t)r * (uint64_t)r;
+    for (size_t i = 0; i < n; i++) out[i] = d2[i] != UINT32_MAX && d2[i] <= rr ? 255 : 0;
+}
+
 pk_status pk_mask_dilate(const uint8_t *in, int w, int h, int r, uint8_t *out) {
     if (!in || !out || w < 1 || h < 1 || r < 0)
         return pk_err(PK_ERR_INVALID, "dilate: bad arguments (%dx%d, radius %d)", w, h, r);
@@ -93,10 +99,7 @@ pk_status pk_mask_dilate(const uint8_t *in, int w, int h, int r, uint8_t *out) {
     uint32_t *d2 = pk_malloc(n * sizeof(uint32_t));
     if (!d2) return PK_ERR_NOMEM;
     pk_status st = pk_mask_dist_sq(in, w, h, d2);
-    if (st == PK_OK) {
-        uint64_t rr = (uint64_t)r * (uint64_t)r;
-        for (size_t i = 0; i < n; i++) out[i] = d2[i] != UINT32_MAX && d2[i] <= rr ? 255 : 0;
-    }
+    if (st == PK_OK) within(d2, n, r, out);
     pk_free(d2);
     return st;
 }
@@ -120,7 +123,9 @@ pk_status pk_erase_fill(uint8_t *rgb, int w, int h, const uint8_t *sel,
     uint32_t *d2 = pk_malloc(n * sizeof(uint32_t));
     pk_status st = PK_ERR_NOMEM;
     if (!region || !outside || !fill || !d2) goto out;
-    if ((st = pk_mask_dilate(sel, w, h, dilate, region)) != PK_OK) goto out;
+    /* the dilation, with d2 reused below for the feather distances */
+    if ((st = pk_mask_dist_sq(sel, w, h, d2)) != PK_OK) goto out;
+    within(d2, n, dilate, region);
     uint64_t nr = count_set(region, n);
     if (n_filled) *n_filled = nr;
     if (nr == 0) {
