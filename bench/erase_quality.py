@@ -163,12 +163,14 @@ METHODS = [("pocket", None), ("telea", cv2.INPAINT_TELEA), ("ns", cv2.INPAINT_NS
 def run_quality(args, tmp):
     rows = []  # (case, size, frac, method, ssim, psnr, sharp, ms)
     for name, img, forbid, shape in cases():
+        if args.images and name not in args.images.split(","):
+            continue
         for size, frac in SIZES:
             m = place_hole(shape, forbid, frac)
             truth_sharp = metrics(img, img, m)[2]
             for meth, flag in METHODS:
                 if flag is None:
-                    out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp)
+                    out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp, args.extra.split())
                     assert (out[m == 0] == img[m == 0]).all(), "pixels outside the hole changed"
                 else:
                     out, ms = opencv_fill(img, m, flag)
@@ -279,6 +281,8 @@ def main():
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--sheet", default=os.path.join(ROOT, "docs", "erase-contact-sheet.jpg"))
     ap.add_argument("--no-sheet", action="store_true")
+    ap.add_argument("--images", help="comma-separated subset: girl-1,...,hills,bricks")
+    ap.add_argument("--extra", default="", help='more erase_fill options, e.g. "--patch 9 "')
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="erase_quality") as tmp:

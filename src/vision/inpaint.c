@@ -64,9 +64,13 @@ typedef struct job {
     int lev;
     uint64_t seed;
     float inv_2s2;       /* 1 / (2 sigma^2) for the similarity weight */
+    float loc;           /* distance penalty per squared pixel of offset */
 } job;
 
 #define CONF_BASE 1.3f /* Wexler's confidence: weight CONF_BASE^-depth */
+/* Locality: copying from a distance of the longer image side costs as much
+ * as a mean squared error of LOC_PENALTY per channel and pixel. */
+#define LOC_PENALTY 500.0f
 
 /* ---- random numbers ---- */
 
@@ -182,13 +186,25 @@ static int n_bands(const field *F, int sweep) {
     return (F->rh + shift + BAND_H - 1) / BAND_H;
 }
 
-static void try_cand(const level *L, int r, int px, int py, int cx, int cy,
+/* Cost of copying the patch at (sx, sy) to (px, py): the SSD plus a
+ * penalty growing with the squared distance (nearby content is likelier to
+ * continue the surroundings). */
+static int match_cost(const job *J, int px, int py, int sx, int sy, int cut) {
+    float dx = (float)(sx - px), dy = (float)(sy - py);
+    float pf = J->loc * (dx * dx + dy * dy);
+    int pen = pf > 1e9f ? 1000000000 : (int)pf;
+    if (pen >= cut) return cut;
+    return patch_dist(J->L, J->r, px, py, sx, sy, cut - pen) + pen;
+}
+
+static void try_cand(const job *J, int px, int py, int cx, int cy,
                      nn_t *best, float *bd) {
+    const level *L = J->L;
     if (cx < 0 || cy < 0 || cx >= L->w || cy >= L->h) return;
     if (!(L->m[(size_t)cy * L->w + cx] & M_SRC)) return;
     if (cx == best->x && cy == best->y) return;
     int cut = *bd >= 2e9f ? 0x7FFFFFFF : (int)*bd;
-    int d = patch_dist(L, r, px, py, cx, cy, cut);
+    int d = match_cost(J, px, py, cx, cy, cut);
     if (d < cut) {
         *best = (nn_t){ cx, cy };
         *bd = (float)d;
@@ -200,7 +216,7 @@ static void try_cand(const level *L, int r, int px, int py, int cx, int cy,
 static void search_band(const job *J, int k) {
     const level *L = J->L;
     field *F = J->F;
-    int y0, y1, r = J->r;
+    int y0, y1;
     if (!band_rows(F, J->sweep, k, &y0, &y1)) return;
     int dir = (J->sweep & 1) ? -1 : 1;
     uint64_t rs = rng_seed(J->seed, (uint64_t)J->lev, (uint64_t)J->sweep, (uint64_t)k);
@@ -216,16 +232,16 @@ static void search_band(const job *J, int k) {
             int xn = x - dir, yn = y - dir;
             if (xn >= 0 && xn < F->rw && F->active[i - dir]) {
                 nn_t c = F->nn[i - dir];
-                try_cand(L, r, px, py, c.x + dir, c.y, &best, &bd);
+                try_cand(J, px, py, c.x + dir, c.y, &best, &bd);
             }
             if (yn >= y0 && yn < y1 && F->active[(size_t)yn * F->rw + x]) {
                 nn_t c = F->nn[(size_t)yn * F->rw + x];
-                try_cand(L, r, px, py, c.x, c.y + dir, &best, &bd);
+                try_cand(J, px, py, c.x, c.y + dir, &best, &bd);
             }
             for (int R = J->rmax; R >= 1; R /= 2) {
                 int cx = best.x + rng_below(&rs, 2u * R + 1) - R;
                 int cy = best.y + rng_below(&rs, 2u * R + 1) - R;
-                try_cand(L, r, px, py, clampi(cx, 0, L->w - 1),
+                try_cand(J, px, py, clampi(cx, 0, L->w - 1),
                          clampi(cy, 0, L->h - 1), &best, &bd);
             }
             F->nn[i] = best;
@@ -234,35 +250,47 @@ static void search_band(const job *J, int k) {
     }
 }
 
-/* Weighted vote for the hole pixels of region rows [y0, y1): each patch
- * covering a pixel proposes the pixel at the same offset in its source. */
+/* Weighted vote at pixel (qx, qy) of the region: each active patch covering
+ * it proposes the pixel at the same offset in its source. OUT acc (3)
+ * colour; returns the weight sum (0: no patch covers the pixel). */
+static float vote_at(const job *J, int qx, int qy, float acc[3]) {
+    const level *L = J->L;
+    const field *F = J->F;
+    int r = J->r, w = L->w, h = L->h;
+    float ws = 0;
+    acc[0] = acc[1] = acc[2] = 0;
+    for (int dy = -r; dy <= r; dy++) {
+        int py = qy - dy, fy = py - F->y0;
+        if (py < 0 || py >= h || fy < 0 || fy >= F->rh) continue;
+        for (int dx = -r; dx <= r; dx++) {
+            int px = qx - dx, fx = px - F->x0;
+            if (px < 0 || px >= w || fx < 0 || fx >= F->rw) continue;
+            size_t j = (size_t)fy * F->rw + fx;
+            if (!F->active[j]) continue;
+            float wt = F->d[j];
+            nn_t s = F->nn[j];
+            int sx = clampi(s.x + dx, 0, w - 1), sy = clampi(s.y + dy, 0, h - 1);
+            const uint8_t *c = L->img + ((size_t)sy * w + sx) * 3;
+            acc[0] += wt * c[0];
+            acc[1] += wt * c[1];
+            acc[2] += wt * c[2];
+            ws += wt;
+        }
+    }
+    return ws;
+}
+
+/* The vote for the hole pixels of region rows [y0, y1), into F->next. */
 static void vote_rows(const job *J, int y0, int y1) {
     const level *L = J->L;
     field *F = J->F;
-    int r = J->r, w = L->w, h = L->h;
     for (int y = y0; y < y1; y++) {
         int qy = F->y0 + y;
         for (int x = 0; x < F->rw; x++) {
             int qx = F->x0 + x;
-            if (!(L->m[(size_t)qy * w + qx] & M_HOLE)) continue;
-            float acc[3] = { 0, 0, 0 }, ws = 0;
-            for (int dy = -r; dy <= r; dy++) {
-                int py = qy - dy, fy = py - F->y0;
-                if (py < 0 || py >= h || fy < 0 || fy >= F->rh) continue;
-                for (int dx = -r; dx <= r; dx++) {
-                    int px = qx - dx, fx = px - F->x0;
-                    if (px < 0 || px >= w || fx < 0 || fx >= F->rw) continue;
-                    size_t j = (size_t)fy * F->rw + fx;
-                    float wt = F->d[j];
-                    nn_t s = F->nn[j];
-                    int sx = clampi(s.x + dx, 0, w - 1), sy = clampi(s.y + dy, 0, h - 1);
-                    const uint8_t *c = L->img + ((size_t)sy * w + sx) * 3;
-                    acc[0] += wt * c[0];
-                    acc[1] += wt * c[1];
-                    acc[2] += wt * c[2];
-                    ws += wt;
-                }
-            }
+            if (!(L->m[(size_t)qy * L->w + qx] & M_HOLE)) continue;
+            float acc[3];
+            float ws = vote_at(J, qx, qy, acc);
             uint8_t *o = F->next + ((size_t)y * F->rw + x) * 3;
             for (int c = 0; c < 3; c++) {
                 float v = ws > 0 ? acc[c] / ws + 0.5f : 0;
@@ -348,8 +376,8 @@ static void task(void *arg, int ith, int nth) {
             for (int x = 0; x < F->rw; x++) {
                 size_t i = (size_t)y * F->rw + x;
                 if (!F->active[i]) continue;
-                F->d[i] = (float)patch_dist(L, J->r, F->x0 + x, F->y0 + y,
-                                            F->nn[i].x, F->nn[i].y, 0x7FFFFFFF);
+                F->d[i] = (float)match_cost(J, F->x0 + x, F->y0 + y, F->nn[i].x,
+                                            F->nn[i].y, 0x7FFFFFFF);
             }
         break;
     case T_WEIGHT: {
@@ -655,6 +683,106 @@ static pk_status onion_peel(level *L) {
     return PK_OK;
 }
 
+/* ---- seams ---- */
+
+/* Make the fill meet the photo without a seam (Perez et al. 2003 in spirit,
+ * a push-pull membrane in place of the Poisson solve): on the known pixels
+ * next to the hole the fill's own vote differs from the photo by d; d is
+ * interpolated smoothly over the hole (pull: weighted 2x2 means down to one
+ * pixel; push: bilinear back up where a level has no data) and added. Uses
+ * the field and weights of the last vote. Serial, O(region). */
+static pk_status seam_blend(const job *J) {
+    level *L = J->L;
+    const field *F = J->F;
+    int w = L->w, h = L->h, n_pl = 1;
+    int pw[40], ph[40];
+    size_t off[40], tot = 0;
+    pw[0] = F->rw, ph[0] = F->rh;
+    for (;;) {
+        off[n_pl - 1] = tot;
+        tot += (size_t)pw[n_pl - 1] * ph[n_pl - 1] * 4;
+        if (pw[n_pl - 1] == 1 && ph[n_pl - 1] == 1) break;
+        pw[n_pl] = (pw[n_pl - 1] + 1) / 2, ph[n_pl] = (ph[n_pl - 1] + 1) / 2;
+        n_pl++;
+    }
+    float *buf = pk_calloc(tot, sizeof *buf);  /* per level (ph, pw, 4): sum w*d, w */
+    if (!buf) return PK_ERR_NOMEM;
+    for (int y = 0; y < F->rh; y++)
+        for (int x = 0; x < F->rw; x++) {
+            int qx = F->x0 + x, qy = F->y0 + y, ring = 0;
+            if (L->m[(size_t)qy * w + qx] & M_HOLE) continue;
+            for (int dy = -1; dy <= 1 && !ring; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = qx + dx, yy = qy + dy;
+                    if (xx >= 0 && yy >= 0 && xx < w && yy < h &&
+                        (L->m[(size_t)yy * w + xx] & M_HOLE))
+                        ring = 1;
+                }
+            float acc[3], ws;
+            if (!ring || (ws = vote_at(J, qx, qy, acc)) <= 0) continue;
+            float *o = buf + ((size_t)y * F->rw + x) * 4;
+            const uint8_t *c = L->img + ((size_t)qy * w + qx) * 3;
+            for (int k = 0; k < 3; k++) o[k] = c[k] - acc[k] / ws;
+            o[3] = 1;
+        }
+    for (int l = 1; l < n_pl; l++) {   /* pull */
+        const float *f = buf + off[l - 1];
+        float *g = buf + off[l];
+        for (int y = 0; y < ph[l]; y++)
+            for (int x = 0; x < pw[l]; x++) {
+                float *o = g + ((size_t)y * pw[l] + x) * 4;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int fx = 2 * x + dx, fy = 2 * y + dy;
+                        if (fx >= pw[l - 1] || fy >= ph[l - 1]) continue;
+                        const float *a = f + ((size_t)fy * pw[l - 1] + fx) * 4;
+                        for (int k = 0; k < 4; k++) o[k] += a[k];
+                    }
+                if (o[3] > 1)
+                    for (int k = 0; k < 4; k++) o[k] /= o[3];
+            }
+    }
+    float *top = buf + off[n_pl - 1];
+    for (int k = 0; k < 3; k++) top[k] = top[3] > 0 ? top[k] / top[3] : 0;
+    for (int l = n_pl - 2; l >= 0; l--) {   /* push: complete level l */
+        const float *g = buf + off[l + 1];
+        float *f = buf + off[l];
+        int cw = pw[l + 1], ch = ph[l + 1];
+        for (int y = 0; y < ph[l]; y++) {
+            float cyf = (y + 0.5f) * 0.5f - 0.5f;
+            int cy0 = (int)floorf(cyf);
+            float fy = cyf - cy0;
+            int ya = clampi(cy0, 0, ch - 1), yb = clampi(cy0 + 1, 0, ch - 1);
+            for (int x = 0; x < pw[l]; x++) {
+                float cxf = (x + 0.5f) * 0.5f - 0.5f;
+                int cx0 = (int)floorf(cxf);
+                float fx = cxf - cx0;
+                int xa = clampi(cx0, 0, cw - 1), xb = clampi(cx0 + 1, 0, cw - 1);
+                float *o = f + ((size_t)y * pw[l] + x) * 4;
+                for (int k = 0; k < 3; k++) {
+                    float up = (1 - fy) * ((1 - fx) * g[((size_t)ya * cw + xa) * 4 + k] +
+                                           fx * g[((size_t)ya * cw + xb) * 4 + k]) +
+                               fy * ((1 - fx) * g[((size_t)yb * cw + xa) * 4 + k] +
+                                     fx * g[((size_t)yb * cw + xb) * 4 + k]);
+                    o[k] += (1 - o[3]) * up;
+                }
+            }
+        }
+    }
+    for (int y = 0; y < F->rh; y++)
+        for (int x = 0; x < F->rw; x++) {
+            size_t q = (size_t)(F->y0 + y) * w + F->x0 + x;
+            if (!(L->m[q] & M_HOLE)) continue;
+            const float *c = buf + ((size_t)y * F->rw + x) * 4;
+            for (int k = 0; k < 3; k++) {
+                float v = L->img[q * 3 + k] + c[k] + 0.5f;
+                L->img[q * 3 + k] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+            }
+        }
+    pk_free(buf);
+    return PK_OK;
+}
+
 /* ---- solve ---- */
 
 /* sigma^2 of the similarity weight: mean per-channel squared error of the
@@ -757,6 +885,10 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         J.L = L;
         J.F = &F;
         J.lev = k;
+        {
+            float side = (float)PK_MAX(L->w, L->h);
+            J.loc = LOC_PENALTY * (float)((2 * r + 1) * (2 * r + 1) * 3) / (side * side);
+        }
         J.rmax = refine ? REFINE_RADIUS : PK_MAX(L->w, L->h);
         if (coarsest) {
             if ((st = onion_peel(L))) goto fail;
@@ -790,6 +922,7 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
             vote(pool, &J);
             if (e + 1 < n_em) run(pool, &J, T_DIST);
         }
+        if (k == 0 && (st = seam_blend(&J))) goto fail;
         pk_log(PK_LOG_DEBUG, "inpaint: level %d %dx%d region %dx%d, %d EM steps, %.1f ms",
                k, L->w, L->h, F.rw, F.rh, n_em, pk_time_ms() - t_lv);
         G = F;
