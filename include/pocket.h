@@ -339,6 +339,77 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
                             const pk_quantize_params *p,
                             pk_quantize_summary *sum);
 
+/* ---- erase: remove a person from a photo ---- */
+
+/* How the region to erase is chosen. */
+typedef enum pk_erase_select {
+    PK_ERASE_MASK = 0, /* a mask from the caller: pixels > 127 are erased */
+    PK_ERASE_POINT,    /* the person under the point (x, y): segmentation
+                          (MediaPipe selfie model), then the connected
+                          component there; a tap just beside the person
+                          (within max(4, longer side / 50) px) still finds it */
+    PK_ERASE_BOX       /* the largest person component inside the box
+                          (x, y, box_w, box_h), taken whole */
+} pk_erase_select;
+
+typedef struct pk_erase_opts {
+    pk_erase_select select;
+    const char *mask_path;  /* pk_erase_file with PK_ERASE_MASK: the mask
+                               image (PNG or JPEG, the photo's size; alpha
+                               if translucent, else max(R,G,B), > 127) */
+    int x, y;               /* point, or the box's top-left corner: photo
+                               pixels after EXIF orientation, 0,0 top-left */
+    int box_w, box_h;       /* box size (PK_ERASE_BOX) */
+    int dilate;             /* grow the selection by this radius (px,
+                               Euclidean) to cover edges and halos;
+                               -1 = max(4, longer side / 60) for POINT and
+                               BOX (the 256-pixel segmentation is coarse),
+                               max(2, longer side / 200) for MASK */
+    int feather;            /* width (px) of the blend from the photo to the
+                               fill at the inside edge of the grown region;
+                               -1 = dilate / 2; 0 = hard edge */
+    uint64_t seed;          /* fill's random seed; same seed, same output */
+    int n_threads;          /* 0 = all cores */
+    const char *seg_model;  /* selfie segmentation .tflite for POINT/BOX;
+                               NULL = env POCKET_SEG_MODEL or the built-in
+                               path to ../shared */
+    int quality;            /* JPEG output quality 1..100; 0 = 92 */
+} pk_erase_opts;
+
+typedef struct pk_erase_result {
+    int w, h;               /* photo size (after EXIF orientation) */
+    uint64_t n_selected;    /* pixels selected (mask or person component) */
+    uint64_t n_filled;      /* pixels replaced (selection after dilation) */
+    double ms_segment;      /* segmentation time, 0 with a mask */
+    double ms_fill;         /* dilation, fill and blend */
+} pk_erase_result;
+
+/* Defaults: PK_ERASE_MASK, dilate -1, feather -1, seed 0, all cores. */
+pk_erase_opts pk_erase_default_opts(void);
+
+/* Erase a region of a photo in place and fill it from the rest of the
+ * photo (PatchMatch inpainting). rgb: w*h*3 bytes, RGB, top row first.
+ * mask: w*h bytes for PK_ERASE_MASK (> 127 = erase), ignored otherwise
+ * (may be NULL). Pixels outside the grown selection keep their exact
+ * bytes; the selection itself is fully replaced; only the grown ring is
+ * blended. OUT *res (may be NULL). Errors: PK_ERR_INVALID (no mask, "mask
+ * selects no pixel", a selection that covers the whole photo, box of zero
+ * size), PK_ERR_RANGE (point or box outside the photo, naming its size),
+ * PK_ERR_NOT_FOUND ("no person found at X,Y" / in the box), PK_ERR_IO /
+ * PK_ERR_FORMAT (segmentation model), PK_ERR_NOMEM. Deterministic for a
+ * given seed whatever n_threads. Each call loads its own model and makes
+ * its own thread pool: calls on different threads are independent. */
+pk_status pk_erase_rgb(uint8_t *rgb, int w, int h, const uint8_t *mask,
+                       const pk_erase_opts *opts, pk_erase_result *res);
+
+/* The same from file to file: reads a JPEG (EXIF orientation applied) or
+ * PNG photo, the mask (PK_ERASE_MASK; it must have the photo's size, else
+ * an error naming both sizes), and writes out_path as PNG or JPEG by its
+ * extension (.png, .jpg, .jpeg), atomically: on failure an existing
+ * out_path is untouched. Errors as above, each naming the file at fault. */
+pk_status pk_erase_file(const char *in_path, const char *out_path,
+                        const pk_erase_opts *opts, pk_erase_result *res);
+
 #ifdef __cplusplus
 }
 #endif

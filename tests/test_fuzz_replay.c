@@ -8,6 +8,7 @@
 
 int pk_fuzz_gguf(const uint8_t *data, size_t size);
 int pk_fuzz_tok(const uint8_t *data, size_t size);
+int pk_fuzz_image(const uint8_t *data, size_t size);
 
 static const struct {
     const char *dir;
@@ -16,6 +17,7 @@ static const struct {
     { "fuzz/corpus/gguf", pk_fuzz_gguf },
     { "tests/data/gguf-bad", pk_fuzz_gguf },
     { "fuzz/corpus/tok", pk_fuzz_tok },
+    { "fuzz/corpus/image", pk_fuzz_image },
 };
 
 static void test_replay(void) {

@@ -11,10 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#ifdef PK_SEG_HAVE_IMG
 #include <jpeglib.h>
 #include <png.h>
-#endif
 
 #define MODEL_GENERAL "images/segmentation/selfie_segmentation.tflite"
 #define MODEL_LANDSCAPE "images/segmentation/selfie_segmentation_landscape.tflite"
@@ -112,7 +110,6 @@ static void test_op_list(void) {
 
 /* ---- whole pipeline from the JPEG photos ---- */
 
-#ifdef PK_SEG_HAVE_IMG
 static uint8_t *load_jpeg(const char *path, int *w, int *h) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -227,7 +224,6 @@ static void test_pipeline_general(void) {
 static void test_pipeline_landscape(void) {
     check_pipeline(MODEL_LANDSCAPE, "landscape", 256, 144);
 }
-#endif
 
 /* ---- connected components ---- */
 
@@ -360,12 +356,8 @@ int main(void) {
     PK_RUN(test_op_list);
     PK_RUN(test_raw_general);
     PK_RUN(test_raw_landscape);
-#ifdef PK_SEG_HAVE_IMG
     PK_RUN(test_pipeline_general);
     PK_RUN(test_pipeline_landscape);
-#else
-    fprintf(stderr, "   skipped: pipeline tests need libjpeg and libpng\n");
-#endif
     PK_RUN(test_components);
     PK_RUN(test_hostile);
     PK_RUN(test_alloc_failures);

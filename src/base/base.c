@@ -322,8 +322,10 @@ pk_status pk_write_file_atomic(const char *path, const void *data, size_t len) {
         }
         done += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    int synced = fsync(fd) == 0 ? 0 : errno;
+    if (close(fd) != 0 && !synced) synced = errno;
+    if (synced || rename(tmp, path) != 0) {
+        int e = synced ? synced : errno;
         unlink(tmp);
         pk_status st = pk_err(PK_ERR_IO, "%s: could not commit file: %s", path, strerror(e));
         pk_free(tmp);

@@ -22,5 +22,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_imatrix(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
 
 #endif

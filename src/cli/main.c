@@ -17,6 +17,7 @@ static const pk_cli_cmd commands[] = {
     { "imatrix", "collect an importance matrix over a calibration text", cmd_imatrix },
     { "bench", "prompt and generation speed, load time, peak memory", cmd_bench },
     { "quantize", "quantize a GGUF model (types, mixes, size budgets)", cmd_quantize },
+    { "erase", "erase a person from a photo and fill the hole", cmd_erase },
 };
 
 static void usage(FILE *f) {

@@ -23,7 +23,8 @@ pk_inpaint_opts pk_inpaint_default_opts(void);
 /* Fill the pixels of rgb (w*h*3 bytes, RGB, row-major, stride w*3) where
  * mask[i] != 0 (w*h bytes) with content synthesised from the pixels where
  * mask == 0. Pixels outside the mask are left bit-for-bit unchanged; the
- * caller blends or feathers if it wants to. pool: borrowed, may be NULL
+ * caller blends or feathers if it wants to. opts may be NULL (defaults);
+ * patch must be odd and at most 63. pool: borrowed, may be NULL
  * (single thread). Output is deterministic for a given seed, image, mask and
  * options, whatever the number of threads.
  * Errors: PK_ERR_INVALID (w or h < 1, NULL pointers, a mask with no hole
