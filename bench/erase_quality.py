@@ -242,7 +242,7 @@ def run_12mp(args, tmp):
 
 def contact_sheet(args, tmp, path):
     """Per photo: original, the person mask, OpenCV Telea, pocket."""
-    tiles_h = 240
+    tile_w = 400
     rows = []
     for i in (1, 2, 3):
         img = cv2.imread(os.path.join(SHARED, "people", "girl-%d.jpg" % i))
@@ -254,20 +254,17 @@ def contact_sheet(args, tmp, path):
         poc, _, _ = pocket_fill(args.bin, img, m, args.threads, tmp)
         show = img.copy()
         show[m > 0] = (0.5 * show[m > 0] + [0, 0, 127]).astype(np.uint8)
-        tiles = [img, show, tel, poc]
-        s = tiles_h / img.shape[0]
-        tiles = [cv2.resize(t, (int(img.shape[1] * s), tiles_h), interpolation=cv2.INTER_AREA)
-                 for t in tiles]
-        row = np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles])
-        rows.append(row)
-    wmax = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, wmax - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+        th = int(round(img.shape[0] * tile_w / img.shape[1]))
+        tiles = [cv2.resize(t, (tile_w, th), interpolation=cv2.INTER_AREA)
+                 for t in (img, show, tel, poc)]
+        rows.append(np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255)
+                               for t in tiles]))
+    wmax = rows[0].shape[1]
     sheet = np.vstack(rows)
     head = np.full((28, wmax, 3), 255, np.uint8)
-    tw = rows[0].shape[1] // 4
     for k, lab in enumerate(("original", "mask (person, +8 px)", "OpenCV Telea", "pocket")):
-        cv2.putText(head, lab, (k * tw + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(head, lab, (k * (tile_w + 4) + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                    (0, 0, 0), 1, cv2.LINE_AA)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     cv2.imwrite(path, np.vstack([head, sheet]), [cv2.IMWRITE_JPEG_QUALITY, 88])
 

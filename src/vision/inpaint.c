@@ -42,7 +42,8 @@ typedef struct level {
  * the bounding box of the hole dilated by the patch radius. */
 typedef struct field {
     int x0, y0, rw, rh;
-    uint8_t *active;     /* (rh, rw) 1: the patch centred here meets the hole */
+    uint8_t *active;     /* (rh, rw) the patch centred here meets the hole:
+                            1 all hole, 2 hole and known pixels, else 0 */
     nn_t *nn;            /* (rh, rw) source patch centre, level coordinates */
     float *d;            /* (rh, rw) patch SSD to the source, then vote weight */
     float *lconf;        /* (rh, rw) -log confidence (distance into the hole) */
@@ -65,12 +66,15 @@ typedef struct job {
     uint64_t seed;
     float inv_2s2;       /* 1 / (2 sigma^2) for the similarity weight */
     float loc;           /* distance penalty per squared pixel of offset */
+    int known_w;         /* weight of known pixels in a target patch */
 } job;
 
 #define CONF_BASE 1.3f /* Wexler's confidence: weight CONF_BASE^-depth */
 /* Locality: copying from a distance of the longer image side costs as much
  * as a mean squared error of LOC_PENALTY per channel and pixel. */
 #define LOC_PENALTY 500.0f
+/* Known pixels of a target patch count this many times its hole pixels. */
+#define KNOWN_WEIGHT 8
 
 /* ---- random numbers ---- */
 
@@ -153,6 +157,33 @@ static int patch_dist(const level *L, int r, int px, int py, int sx, int sy,
     return sum;
 }
 
+/* patch_dist for a target patch that holds known pixels: those count
+ * known_w times (they are the truth the fill must continue), normalised
+ * back to the scale of patch_dist. No early exit. */
+static int patch_dist_known(const job *J, int px, int py, int sx, int sy) {
+    const level *L = J->L;
+    int w = L->w, h = L->h, r = J->r;
+    int64_t sum = 0, wsum = 0;
+    for (int dy = -r; dy <= r; dy++) {
+        int ya = clampi(py + dy, 0, h - 1), yb = clampi(sy + dy, 0, h - 1);
+        for (int dx = -r; dx <= r; dx++) {
+            int xa = clampi(px + dx, 0, w - 1), xb = clampi(sx + dx, 0, w - 1);
+            size_t ia = (size_t)ya * w + xa, ib = (size_t)yb * w + xb;
+            int e2 = 0;
+            for (int c = 0; c < 3; c++) {
+                int e = L->img[ia * 3 + c] - L->img[ib * 3 + c];
+                e2 += e * e;
+            }
+            int kw = (L->m[ia] & M_HOLE) ? 1 : J->known_w;
+            sum += (int64_t)kw * e2;
+            wsum += kw;
+        }
+    }
+    int64_t n = (int64_t)(2 * r + 1) * (2 * r + 1);
+    int64_t v = sum * n / wsum;
+    return v > 0x7FFFFFFF ? 0x7FFFFFFF : (int)v;
+}
+
 /* A random source centre (M_SRC set); at least one exists. */
 static nn_t pick_src(const level *L, uint64_t *rs) {
     int w = L->w, h = L->h;
@@ -189,22 +220,24 @@ static int n_bands(const field *F, int sweep) {
 /* Cost of copying the patch at (sx, sy) to (px, py): the SSD plus a
  * penalty growing with the squared distance (nearby content is likelier to
  * continue the surroundings). */
-static int match_cost(const job *J, int px, int py, int sx, int sy, int cut) {
+static int match_cost(const job *J, int px, int py, int sx, int sy, int cut,
+                      int mixed) {
     float dx = (float)(sx - px), dy = (float)(sy - py);
     float pf = J->loc * (dx * dx + dy * dy);
     int pen = pf > 1e9f ? 1000000000 : (int)pf;
     if (pen >= cut) return cut;
+    if (mixed && J->known_w > 1) return patch_dist_known(J, px, py, sx, sy) + pen;
     return patch_dist(J->L, J->r, px, py, sx, sy, cut - pen) + pen;
 }
 
-static void try_cand(const job *J, int px, int py, int cx, int cy,
+static void try_cand(const job *J, int px, int py, int cx, int cy, int mixed,
                      nn_t *best, float *bd) {
     const level *L = J->L;
     if (cx < 0 || cy < 0 || cx >= L->w || cy >= L->h) return;
     if (!(L->m[(size_t)cy * L->w + cx] & M_SRC)) return;
     if (cx == best->x && cy == best->y) return;
     int cut = *bd >= 2e9f ? 0x7FFFFFFF : (int)*bd;
-    int d = match_cost(J, px, py, cx, cy, cut);
+    int d = match_cost(J, px, py, cx, cy, cut, mixed);
     if (d < cut) {
         *best = (nn_t){ cx, cy };
         *bd = (float)d;
@@ -226,23 +259,23 @@ static void search_band(const job *J, int k) {
             int x = dir > 0 ? u : F->rw - 1 - u;
             size_t i = (size_t)y * F->rw + x;
             if (!F->active[i]) continue;
-            int px = F->x0 + x, py = F->y0 + y;
+            int px = F->x0 + x, py = F->y0 + y, mixed = F->active[i] == 2;
             nn_t best = F->nn[i];
             float bd = F->d[i];
             int xn = x - dir, yn = y - dir;
             if (xn >= 0 && xn < F->rw && F->active[i - dir]) {
                 nn_t c = F->nn[i - dir];
-                try_cand(J, px, py, c.x + dir, c.y, &best, &bd);
+                try_cand(J, px, py, c.x + dir, c.y, mixed, &best, &bd);
             }
             if (yn >= y0 && yn < y1 && F->active[(size_t)yn * F->rw + x]) {
                 nn_t c = F->nn[(size_t)yn * F->rw + x];
-                try_cand(J, px, py, c.x, c.y + dir, &best, &bd);
+                try_cand(J, px, py, c.x, c.y + dir, mixed, &best, &bd);
             }
             for (int R = J->rmax; R >= 1; R /= 2) {
                 int cx = best.x + rng_below(&rs, 2u * R + 1) - R;
                 int cy = best.y + rng_below(&rs, 2u * R + 1) - R;
                 try_cand(J, px, py, clampi(cx, 0, L->w - 1),
-                         clampi(cy, 0, L->h - 1), &best, &bd);
+                         clampi(cy, 0, L->h - 1), mixed, &best, &bd);
             }
             F->nn[i] = best;
             F->d[i] = bd;
@@ -377,7 +410,7 @@ static void task(void *arg, int ith, int nth) {
                 size_t i = (size_t)y * F->rw + x;
                 if (!F->active[i]) continue;
                 F->d[i] = (float)match_cost(J, F->x0 + x, F->y0 + y, F->nn[i].x,
-                                            F->nn[i].y, 0x7FFFFFFF);
+                                            F->nn[i].y, 0x7FFFFFFF, F->active[i] == 2);
             }
         break;
     case T_WEIGHT: {
@@ -624,7 +657,10 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
         for (int y = -r; y <= r; y++)
             if (y >= 0 && y < F->rh) c += hc[(size_t)y * F->rw + x];
         for (int y = 0; y < F->rh; y++) {
-            F->active[(size_t)y * F->rw + x] = c > 0;
+            int px = F->x0 + x, py = F->y0 + y;
+            int nin = (PK_MIN(px + r, w - 1) - PK_MAX(px - r, 0) + 1) *
+                      (PK_MIN(py + r, h - 1) - PK_MAX(py - r, 0) + 1);
+            F->active[(size_t)y * F->rw + x] = (uint8_t)(c == 0 ? 0 : c < nin ? 2 : 1);
             int yo = y - r, yi = y + r + 1;
             if (yo >= 0) c -= hc[(size_t)yo * F->rw + x];
             if (yi < F->rh) c += hc[(size_t)yi * F->rw + x];
@@ -874,7 +910,7 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
     int solve = n_lv - 1;
     while (solve > 0 && PK_MAX(lv[solve - 1].w, lv[solve - 1].h) <= o.max_side) solve--;
 
-    job J = { .r = r, .seed = o.seed };
+    job J = { .r = r, .seed = o.seed, .known_w = KNOWN_WEIGHT };
     int sweep = 0;
     for (int k = n_lv - 1; k >= 0; k--) {
         level *L = &lv[k];
