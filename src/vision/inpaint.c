@@ -19,7 +19,8 @@ enum {
     M_SRC = 2,           /* mask bit: a patch centred here may be copied */
     BAND_H = 16,         /* rows per search band (fixed: determinism) */
     MAX_PATCH = 63,      /* SSD of a 63x63 RGB patch fits in int32 */
-    DEF_PATCH = 7,
+    DEF_PATCH = 9,
+    REFINE_PATCH = 7,    /* largest patch above max_side (speed) */
     DEF_MAX_SIDE = 1024,
     DEF_ITERS = 5,
     REFINE_RADIUS = 6,   /* random search radius above max_side */
@@ -916,14 +917,16 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         level *L = &lv[k];
         int coarsest = k == n_lv - 1, refine = k < solve;
         double t_lv = pk_time_ms();
-        if ((st = mark_sources(L, r))) goto fail;
-        if ((st = field_init(L, r, refine ? 0.0f : logf(CONF_BASE), &F))) goto fail;
+        int rl = refine ? PK_MIN(r, REFINE_PATCH / 2) : r;
+        J.r = rl;
+        if ((st = mark_sources(L, rl))) goto fail;
+        if ((st = field_init(L, rl, refine ? 0.0f : logf(CONF_BASE), &F))) goto fail;
         J.L = L;
         J.F = &F;
         J.lev = k;
         {
             float side = (float)PK_MAX(L->w, L->h);
-            J.loc = LOC_PENALTY * (float)((2 * r + 1) * (2 * r + 1) * 3) / (side * side);
+            J.loc = LOC_PENALTY * (float)((2 * rl + 1) * (2 * rl + 1) * 3) / (side * side);
         }
         J.rmax = refine ? REFINE_RADIUS : PK_MAX(L->w, L->h);
         if (coarsest) {
