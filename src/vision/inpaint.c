@@ -48,6 +48,8 @@ typedef struct field {
     nn_t *nn;            /* (rh, rw) source patch centre, level coordinates */
     float *d;            /* (rh, rw) patch SSD to the source, then vote weight */
     float *lconf;        /* (rh, rw) -log confidence (distance into the hole) */
+    uint16_t *wsum;      /* (rh, rw) patch_dist_known weight total, where
+                            the patch lies inside the image */
     uint8_t *next;       /* (rh, rw, 3) vote output */
 } field;
 
@@ -160,29 +162,50 @@ static int patch_dist(const level *L, int r, int px, int py, int sx, int sy,
 
 /* patch_dist for a target patch that holds known pixels: those count
  * known_w times (they are the truth the fill must continue), normalised
- * back to the scale of patch_dist. No early exit. */
-static int patch_dist_known(const job *J, int px, int py, int sx, int sy) {
+ * back to the scale of patch_dist (sum * n / total weight). Stops early
+ * once the result reaches cut (returns cut then). */
+static int patch_dist_known(const job *J, int px, int py, int sx, int sy, int cut) {
     const level *L = J->L;
-    int w = L->w, h = L->h, r = J->r;
-    int64_t sum = 0, wsum = 0;
-    for (int dy = -r; dy <= r; dy++) {
-        int ya = clampi(py + dy, 0, h - 1), yb = clampi(sy + dy, 0, h - 1);
-        for (int dx = -r; dx <= r; dx++) {
-            int xa = clampi(px + dx, 0, w - 1), xb = clampi(sx + dx, 0, w - 1);
-            size_t ia = (size_t)ya * w + xa, ib = (size_t)yb * w + xb;
-            int e2 = 0;
-            for (int c = 0; c < 3; c++) {
-                int e = L->img[ia * 3 + c] - L->img[ib * 3 + c];
-                e2 += e * e;
+    const field *F = J->F;
+    int w = L->w, h = L->h, r = J->r, kn = J->known_w, kh = 1;
+    int64_t n = (int64_t)(2 * r + 1) * (2 * r + 1), sum = 0, wsum = 0;
+    if (px >= r && py >= r && px < w - r && py < h - r && sx >= r && sy >= r &&
+        sx < w - r && sy < h - r) {
+        wsum = F->wsum[(size_t)(py - F->y0) * F->rw + (px - F->x0)];
+        int64_t lim = (int64_t)cut * wsum;
+        const uint8_t *a = L->img + ((size_t)(py - r) * w + (px - r)) * 3;
+        const uint8_t *b = L->img + ((size_t)(sy - r) * w + (sx - r)) * 3;
+        const uint8_t *ma = L->m + (size_t)(py - r) * w + (px - r);
+        for (int dy = -r; dy <= r; dy++) {
+            for (int x = 0; x <= 2 * r; x++) {
+                int e0 = a[3 * x] - b[3 * x], e1 = a[3 * x + 1] - b[3 * x + 1];
+                int e2 = a[3 * x + 2] - b[3 * x + 2];
+                sum += (int64_t)((ma[x] & M_HOLE) ? kh : kn) * (e0 * e0 + e1 * e1 + e2 * e2);
             }
-            int kw = (L->m[ia] & M_HOLE) ? 1 : J->known_w;
-            sum += (int64_t)kw * e2;
-            wsum += kw;
+            if (sum * n >= lim) return cut;
+            a += (size_t)w * 3;
+            b += (size_t)w * 3;
+            ma += w;
+        }
+    } else {
+        for (int dy = -r; dy <= r; dy++) {
+            int ya = clampi(py + dy, 0, h - 1), yb = clampi(sy + dy, 0, h - 1);
+            for (int dx = -r; dx <= r; dx++) {
+                int xa = clampi(px + dx, 0, w - 1), xb = clampi(sx + dx, 0, w - 1);
+                size_t ia = (size_t)ya * w + xa, ib = (size_t)yb * w + xb;
+                int e2 = 0;
+                for (int c = 0; c < 3; c++) {
+                    int e = L->img[ia * 3 + c] - L->img[ib * 3 + c];
+                    e2 += e * e;
+                }
+                int kw = (L->m[ia] & M_HOLE) ? kh : kn;
+                sum += (int64_t)kw * e2;
+                wsum += kw;
+            }
         }
     }
-    int64_t n = (int64_t)(2 * r + 1) * (2 * r + 1);
     int64_t v = sum * n / wsum;
-    return v > 0x7FFFFFFF ? 0x7FFFFFFF : (int)v;
+    return v >= cut ? cut : (int)v;
 }
 
 /* A random source centre (M_SRC set); at least one exists. */
@@ -227,7 +250,7 @@ static int match_cost(const job *J, int px, int py, int sx, int sy, int cut,
     float pf = J->loc * (dx * dx + dy * dy);
     int pen = pf > 1e9f ? 1000000000 : (int)pf;
     if (pen >= cut) return cut;
-    if (mixed && J->known_w > 1) return patch_dist_known(J, px, py, sx, sy) + pen;
+    if (mixed && J->known_w > 1) return patch_dist_known(J, px, py, sx, sy, cut - pen) + pen;
     return patch_dist(J->L, J->r, px, py, sx, sy, cut - pen) + pen;
 }
 
@@ -557,6 +580,7 @@ static void field_free(field *F) {
     pk_free(F->nn);
     pk_free(F->d);
     pk_free(F->lconf);
+    pk_free(F->wsum);
     pk_free(F->next);
     memset(F, 0, sizeof *F);
 }
@@ -643,8 +667,9 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
     F->d = pk_malloc(n * sizeof *F->d);
     F->lconf = pk_malloc(n * sizeof *F->lconf);
     F->next = pk_malloc(n * 3);
+    F->wsum = pk_malloc(n * sizeof *F->wsum);
     uint8_t *hc = pk_malloc(n);
-    if (!F->active || !F->nn || !F->d || !F->lconf || !F->next || !hc) {
+    if (!F->active || !F->nn || !F->d || !F->lconf || !F->next || !F->wsum || !hc) {
         pk_free(hc);
         return PK_ERR_NOMEM;
     }
@@ -662,6 +687,8 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
             int nin = (PK_MIN(px + r, w - 1) - PK_MAX(px - r, 0) + 1) *
                       (PK_MIN(py + r, h - 1) - PK_MAX(py - r, 0) + 1);
             F->active[(size_t)y * F->rw + x] = (uint8_t)(c == 0 ? 0 : c < nin ? 2 : 1);
+            F->wsum[(size_t)y * F->rw + x] =
+                (uint16_t)(c + KNOWN_WEIGHT * ((2 * r + 1) * (2 * r + 1) - c));
             int yo = y - r, yi = y + r + 1;
             if (yo >= 0) c -= hc[(size_t)yo * F->rw + x];
             if (yi < F->rh) c += hc[(size_t)yi * F->rw + x];
