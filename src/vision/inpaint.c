@@ -1,11 +1,13 @@
 /* inpaint.c: fill a hole in a photo (see inpaint.h). A pyramid of the photo
- * and its hole; at the coarsest level the hole starts as an onion-peel fill,
- * then at every level Wexler's EM alternates PatchMatch nearest-neighbour
- * search (Barnes: propagation + random search) with weighted voting, and the
- * field is upsampled to the next finer level. Levels finer than max_side only
- * refine near the hole (short search radius, one EM step). Threads work on
- * fixed row bands with their own seeded RNG, so the output never depends on
- * the thread count. */
+ * and its hole, down to where the hole is two patch radii deep; there the
+ * hole starts as an onion-peel fill, then at every level Wexler's EM
+ * alternates PatchMatch search (Barnes: propagation + random search; patch
+ * SSD with known pixels weighted up and a penalty on far sources) with
+ * weighted voting, and the field is upsampled to the next finer level. Levels
+ * finer than max_side only refine near the hole (short search, one EM step).
+ * A push-pull membrane then removes the seam at the hole border. Threads work
+ * on fixed row bands with their own seeded RNG, so the output never depends
+ * on the thread count. */
 #include "vision/inpaint.h"
 
 #include <math.h>
