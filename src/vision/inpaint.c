@@ -318,34 +318,18 @@ static float vote_at(const job *J, int qx, int qy, float acc[3]) {
     int r = J->r, w = L->w, h = L->h;
     float ws = 0;
     acc[0] = acc[1] = acc[2] = 0;
-    if (qx - r >= F->x0 && qy - r >= F->y0 && qx + r < F->x0 + F->rw &&
-        qy + r < F->y0 + F->rh && (L->m[(size_t)qy * w + qx] & M_HOLE)) {
-        /* a hole pixel inside the region: every covering patch is active and
-         * inside the image; same sums in the same order as below */
-        for (int dy = -r; dy <= r; dy++) {
-            const size_t row = (size_t)(qy - dy - F->y0) * F->rw;
-            for (int dx = -r; dx <= r; dx++) {
-                size_t j = row + (size_t)(qx - dx - F->x0);
-                float wt = F->d[j];
-                nn_t s = F->nn[j];
-                int sx = clampi(s.x + dx, 0, w - 1), sy = clampi(s.y + dy, 0, h - 1);
-                const uint8_t *c = L->img + ((size_t)sy * w + sx) * 3;
-                acc[0] += wt * c[0];
-                acc[1] += wt * c[1];
-                acc[2] += wt * c[2];
-                ws += wt;
-            }
-        }
-        return ws;
-    }
+    /* a hole pixel whose window lies in the region: every covering patch is
+     * active and inside the image, so the checks can go */
+    int inside = qx - r >= F->x0 && qy - r >= F->y0 && qx + r < F->x0 + F->rw &&
+                 qy + r < F->y0 + F->rh && (L->m[(size_t)qy * w + qx] & M_HOLE);
     for (int dy = -r; dy <= r; dy++) {
         int py = qy - dy, fy = py - F->y0;
-        if (py < 0 || py >= h || fy < 0 || fy >= F->rh) continue;
+        if (!inside && (py < 0 || py >= h || fy < 0 || fy >= F->rh)) continue;
         for (int dx = -r; dx <= r; dx++) {
             int px = qx - dx, fx = px - F->x0;
-            if (px < 0 || px >= w || fx < 0 || fx >= F->rw) continue;
+            if (!inside && (px < 0 || px >= w || fx < 0 || fx >= F->rw)) continue;
             size_t j = (size_t)fy * F->rw + fx;
-            if (!F->active[j]) continue;
+            if (!inside && !F->active[j]) continue;
             float wt = F->d[j];
             nn_t s = F->nn[j];
             int sx = clampi(s.x + dx, 0, w - 1), sy = clampi(s.y + dy, 0, h - 1);
