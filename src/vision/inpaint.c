@@ -1,11 +1,13 @@
 /* inpaint.c: fill a hole in a photo (see inpaint.h). A pyramid of the photo
- * and its hole; at the coarsest level the hole starts as an onion-peel fill,
- * then at every level Wexler's EM alternates PatchMatch nearest-neighbour
- * search (Barnes: propagation + random search) with weighted voting, and the
- * field is upsampled to the next finer level. Levels finer than max_side only
- * refine near the hole (short search radius, one EM step). Threads work on
- * fixed row bands with their own seeded RNG, so the output never depends on
- * the thread count. */
+ * and its hole, down to where the hole is two patch radii deep; there the
+ * hole starts as an onion-peel fill, then at every level Wexler's EM
+ * alternates PatchMatch search (Barnes: propagation + random search; patch
+ * SSD with known pixels weighted up and a penalty on far sources) with
+ * weighted voting, and the field is upsampled to the next finer level. Levels
+ * finer than max_side only refine near the hole (short search, one EM step).
+ * A push-pull membrane then removes the seam at the hole border. Threads work
+ * on fixed row bands with their own seeded RNG, so the output never depends
+ * on the thread count. */
 #include "vision/inpaint.h"
 
 #include <math.h>
@@ -19,7 +21,8 @@ enum {
     M_SRC = 2,           /* mask bit: a patch centred here may be copied */
     BAND_H = 16,         /* rows per search band (fixed: determinism) */
     MAX_PATCH = 63,      /* SSD of a 63x63 RGB patch fits in int32 */
-    DEF_PATCH = 7,
+    DEF_PATCH = 9,
+    REFINE_PATCH = 7,    /* largest patch above max_side (speed) */
     DEF_MAX_SIDE = 1024,
     DEF_ITERS = 5,
     REFINE_RADIUS = 6,   /* random search radius above max_side */
@@ -42,10 +45,13 @@ typedef struct level {
  * the bounding box of the hole dilated by the patch radius. */
 typedef struct field {
     int x0, y0, rw, rh;
-    uint8_t *active;     /* (rh, rw) 1: the patch centred here meets the hole */
+    uint8_t *active;     /* (rh, rw) the patch centred here meets the hole:
+                            1 all hole, 2 hole and known pixels, else 0 */
     nn_t *nn;            /* (rh, rw) source patch centre, level coordinates */
     float *d;            /* (rh, rw) patch SSD to the source, then vote weight */
     float *lconf;        /* (rh, rw) -log confidence (distance into the hole) */
+    uint16_t *wsum;      /* (rh, rw) patch_dist_known weight total, where
+                            the patch lies inside the image */
     uint8_t *next;       /* (rh, rw, 3) vote output */
 } field;
 
@@ -65,12 +71,15 @@ typedef struct job {
     uint64_t seed;
     float inv_2s2;       /* 1 / (2 sigma^2) for the similarity weight */
     float loc;           /* distance penalty per squared pixel of offset */
+    int known_w;         /* weight of known pixels in a target patch */
 } job;
 
 #define CONF_BASE 1.3f /* Wexler's confidence: weight CONF_BASE^-depth */
 /* Locality: copying from a distance of the longer image side costs as much
  * as a mean squared error of LOC_PENALTY per channel and pixel. */
 #define LOC_PENALTY 500.0f
+/* Known pixels of a target patch count this many times its hole pixels. */
+#define KNOWN_WEIGHT 8
 
 /* ---- random numbers ---- */
 
@@ -153,6 +162,54 @@ static int patch_dist(const level *L, int r, int px, int py, int sx, int sy,
     return sum;
 }
 
+/* patch_dist for a target patch that holds known pixels: those count
+ * known_w times (they are the truth the fill must continue), normalised
+ * back to the scale of patch_dist (sum * n / total weight). Stops early
+ * once the result reaches cut (returns cut then). */
+static int patch_dist_known(const job *J, int px, int py, int sx, int sy, int cut) {
+    const level *L = J->L;
+    const field *F = J->F;
+    int w = L->w, h = L->h, r = J->r, kn = J->known_w, kh = 1;
+    int64_t n = (int64_t)(2 * r + 1) * (2 * r + 1), sum = 0, wsum = 0;
+    if (px >= r && py >= r && px < w - r && py < h - r && sx >= r && sy >= r &&
+        sx < w - r && sy < h - r) {
+        wsum = F->wsum[(size_t)(py - F->y0) * F->rw + (px - F->x0)];
+        int64_t lim = (int64_t)cut * wsum;
+        const uint8_t *a = L->img + ((size_t)(py - r) * w + (px - r)) * 3;
+        const uint8_t *b = L->img + ((size_t)(sy - r) * w + (sx - r)) * 3;
+        const uint8_t *ma = L->m + (size_t)(py - r) * w + (px - r);
+        for (int dy = -r; dy <= r; dy++) {
+            for (int x = 0; x <= 2 * r; x++) {
+                int e0 = a[3 * x] - b[3 * x], e1 = a[3 * x + 1] - b[3 * x + 1];
+                int e2 = a[3 * x + 2] - b[3 * x + 2];
+                sum += (int64_t)((ma[x] & M_HOLE) ? kh : kn) * (e0 * e0 + e1 * e1 + e2 * e2);
+            }
+            if (sum * n >= lim) return cut;
+            a += (size_t)w * 3;
+            b += (size_t)w * 3;
+            ma += w;
+        }
+    } else {
+        for (int dy = -r; dy <= r; dy++) {
+            int ya = clampi(py + dy, 0, h - 1), yb = clampi(sy + dy, 0, h - 1);
+            for (int dx = -r; dx <= r; dx++) {
+                int xa = clampi(px + dx, 0, w - 1), xb = clampi(sx + dx, 0, w - 1);
+                size_t ia = (size_t)ya * w + xa, ib = (size_t)yb * w + xb;
+                int e2 = 0;
+                for (int c = 0; c < 3; c++) {
+                    int e = L->img[ia * 3 + c] - L->img[ib * 3 + c];
+                    e2 += e * e;
+                }
+                int kw = (L->m[ia] & M_HOLE) ? kh : kn;
+                sum += (int64_t)kw * e2;
+                wsum += kw;
+            }
+        }
+    }
+    int64_t v = sum * n / wsum;
+    return v >= cut ? cut : (int)v;
+}
+
 /* A random source centre (M_SRC set); at least one exists. */
 static nn_t pick_src(const level *L, uint64_t *rs) {
     int w = L->w, h = L->h;
@@ -189,22 +246,24 @@ static int n_bands(const field *F, int sweep) {
 /* Cost of copying the patch at (sx, sy) to (px, py): the SSD plus a
  * penalty growing with the squared distance (nearby content is likelier to
  * continue the surroundings). */
-static int match_cost(const job *J, int px, int py, int sx, int sy, int cut) {
+static int match_cost(const job *J, int px, int py, int sx, int sy, int cut,
+                      int mixed) {
     float dx = (float)(sx - px), dy = (float)(sy - py);
     float pf = J->loc * (dx * dx + dy * dy);
     int pen = pf > 1e9f ? 1000000000 : (int)pf;
     if (pen >= cut) return cut;
+    if (mixed && J->known_w > 1) return patch_dist_known(J, px, py, sx, sy, cut - pen) + pen;
     return patch_dist(J->L, J->r, px, py, sx, sy, cut - pen) + pen;
 }
 
-static void try_cand(const job *J, int px, int py, int cx, int cy,
+static void try_cand(const job *J, int px, int py, int cx, int cy, int mixed,
                      nn_t *best, float *bd) {
     const level *L = J->L;
     if (cx < 0 || cy < 0 || cx >= L->w || cy >= L->h) return;
     if (!(L->m[(size_t)cy * L->w + cx] & M_SRC)) return;
     if (cx == best->x && cy == best->y) return;
     int cut = *bd >= 2e9f ? 0x7FFFFFFF : (int)*bd;
-    int d = match_cost(J, px, py, cx, cy, cut);
+    int d = match_cost(J, px, py, cx, cy, cut, mixed);
     if (d < cut) {
         *best = (nn_t){ cx, cy };
         *bd = (float)d;
@@ -226,23 +285,23 @@ static void search_band(const job *J, int k) {
             int x = dir > 0 ? u : F->rw - 1 - u;
             size_t i = (size_t)y * F->rw + x;
             if (!F->active[i]) continue;
-            int px = F->x0 + x, py = F->y0 + y;
+            int px = F->x0 + x, py = F->y0 + y, mixed = F->active[i] == 2;
             nn_t best = F->nn[i];
             float bd = F->d[i];
             int xn = x - dir, yn = y - dir;
             if (xn >= 0 && xn < F->rw && F->active[i - dir]) {
                 nn_t c = F->nn[i - dir];
-                try_cand(J, px, py, c.x + dir, c.y, &best, &bd);
+                try_cand(J, px, py, c.x + dir, c.y, mixed, &best, &bd);
             }
             if (yn >= y0 && yn < y1 && F->active[(size_t)yn * F->rw + x]) {
                 nn_t c = F->nn[(size_t)yn * F->rw + x];
-                try_cand(J, px, py, c.x, c.y + dir, &best, &bd);
+                try_cand(J, px, py, c.x, c.y + dir, mixed, &best, &bd);
             }
             for (int R = J->rmax; R >= 1; R /= 2) {
                 int cx = best.x + rng_below(&rs, 2u * R + 1) - R;
                 int cy = best.y + rng_below(&rs, 2u * R + 1) - R;
                 try_cand(J, px, py, clampi(cx, 0, L->w - 1),
-                         clampi(cy, 0, L->h - 1), &best, &bd);
+                         clampi(cy, 0, L->h - 1), mixed, &best, &bd);
             }
             F->nn[i] = best;
             F->d[i] = bd;
@@ -259,14 +318,18 @@ static float vote_at(const job *J, int qx, int qy, float acc[3]) {
     int r = J->r, w = L->w, h = L->h;
     float ws = 0;
     acc[0] = acc[1] = acc[2] = 0;
+    /* a hole pixel whose window lies in the region: every covering patch is
+     * active and inside the image, so the checks can go */
+    int inside = qx - r >= F->x0 && qy - r >= F->y0 && qx + r < F->x0 + F->rw &&
+                 qy + r < F->y0 + F->rh && (L->m[(size_t)qy * w + qx] & M_HOLE);
     for (int dy = -r; dy <= r; dy++) {
         int py = qy - dy, fy = py - F->y0;
-        if (py < 0 || py >= h || fy < 0 || fy >= F->rh) continue;
+        if (!inside && (py < 0 || py >= h || fy < 0 || fy >= F->rh)) continue;
         for (int dx = -r; dx <= r; dx++) {
             int px = qx - dx, fx = px - F->x0;
-            if (px < 0 || px >= w || fx < 0 || fx >= F->rw) continue;
+            if (!inside && (px < 0 || px >= w || fx < 0 || fx >= F->rw)) continue;
             size_t j = (size_t)fy * F->rw + fx;
-            if (!F->active[j]) continue;
+            if (!inside && !F->active[j]) continue;
             float wt = F->d[j];
             nn_t s = F->nn[j];
             int sx = clampi(s.x + dx, 0, w - 1), sy = clampi(s.y + dy, 0, h - 1);
@@ -377,7 +440,7 @@ static void task(void *arg, int ith, int nth) {
                 size_t i = (size_t)y * F->rw + x;
                 if (!F->active[i]) continue;
                 F->d[i] = (float)match_cost(J, F->x0 + x, F->y0 + y, F->nn[i].x,
-                                            F->nn[i].y, 0x7FFFFFFF);
+                                            F->nn[i].y, 0x7FFFFFFF, F->active[i] == 2);
             }
         break;
     case T_WEIGHT: {
@@ -523,6 +586,7 @@ static void field_free(field *F) {
     pk_free(F->nn);
     pk_free(F->d);
     pk_free(F->lconf);
+    pk_free(F->wsum);
     pk_free(F->next);
     memset(F, 0, sizeof *F);
 }
@@ -609,8 +673,9 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
     F->d = pk_malloc(n * sizeof *F->d);
     F->lconf = pk_malloc(n * sizeof *F->lconf);
     F->next = pk_malloc(n * 3);
+    F->wsum = pk_malloc(n * sizeof *F->wsum);
     uint8_t *hc = pk_malloc(n);
-    if (!F->active || !F->nn || !F->d || !F->lconf || !F->next || !hc) {
+    if (!F->active || !F->nn || !F->d || !F->lconf || !F->next || !F->wsum || !hc) {
         pk_free(hc);
         return PK_ERR_NOMEM;
     }
@@ -624,7 +689,12 @@ static pk_status field_init(const level *L, int r, float alpha_ln, field *F) {
         for (int y = -r; y <= r; y++)
             if (y >= 0 && y < F->rh) c += hc[(size_t)y * F->rw + x];
         for (int y = 0; y < F->rh; y++) {
-            F->active[(size_t)y * F->rw + x] = c > 0;
+            int px = F->x0 + x, py = F->y0 + y;
+            int nin = (PK_MIN(px + r, w - 1) - PK_MAX(px - r, 0) + 1) *
+                      (PK_MIN(py + r, h - 1) - PK_MAX(py - r, 0) + 1);
+            F->active[(size_t)y * F->rw + x] = (uint8_t)(c == 0 ? 0 : c < nin ? 2 : 1);
+            F->wsum[(size_t)y * F->rw + x] =
+                (uint16_t)(c + KNOWN_WEIGHT * ((2 * r + 1) * (2 * r + 1) - c));
             int yo = y - r, yi = y + r + 1;
             if (yo >= 0) c -= hc[(size_t)yo * F->rw + x];
             if (yi < F->rh) c += hc[(size_t)yi * F->rw + x];
@@ -874,20 +944,22 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
     int solve = n_lv - 1;
     while (solve > 0 && PK_MAX(lv[solve - 1].w, lv[solve - 1].h) <= o.max_side) solve--;
 
-    job J = { .r = r, .seed = o.seed };
+    job J = { .r = r, .seed = o.seed, .known_w = KNOWN_WEIGHT };
     int sweep = 0;
     for (int k = n_lv - 1; k >= 0; k--) {
         level *L = &lv[k];
         int coarsest = k == n_lv - 1, refine = k < solve;
         double t_lv = pk_time_ms();
-        if ((st = mark_sources(L, r))) goto fail;
-        if ((st = field_init(L, r, refine ? 0.0f : logf(CONF_BASE), &F))) goto fail;
+        int rl = refine ? PK_MIN(r, REFINE_PATCH / 2) : r;
+        J.r = rl;
+        if ((st = mark_sources(L, rl))) goto fail;
+        if ((st = field_init(L, rl, refine ? 0.0f : logf(CONF_BASE), &F))) goto fail;
         J.L = L;
         J.F = &F;
         J.lev = k;
         {
             float side = (float)PK_MAX(L->w, L->h);
-            J.loc = LOC_PENALTY * (float)((2 * r + 1) * (2 * r + 1) * 3) / (side * side);
+            J.loc = LOC_PENALTY * (float)((2 * rl + 1) * (2 * rl + 1) * 3) / (side * side);
         }
         J.rmax = refine ? REFINE_RADIUS : PK_MAX(L->w, L->h);
         if (coarsest) {
