@@ -8,25 +8,35 @@
 #include "quant/quantize.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* ---- matmul ---- */
 
-enum { MM_MAX = 3 };
+enum {
+    MM_MAX = 3,
+    MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
+    MM_TOKENS = 64, /* tokens per work item: their activations stay in L2 */
+};
 
 /* Several weights with the same input x: x is converted to their shared
- * vec_dot type once, and one pool run covers the rows of all of them. */
+ * vec_dot type once, and one pool run covers the rows of all of them. The
+ * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
+ * take from an atomic counter, so a slower core takes fewer items instead
+ * of holding up the others at the barrier. */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
-    int64_t rows;         /* rows of all weights together */
-    const float *x;       /* (n, ne0) */
+    int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
+    int n_tblk;             /* token blocks */
+    const float *x;         /* (n, ne0) */
     int n;
-    const uint8_t *xq;    /* x rows in the vec_dot type */
-    size_t xq_row;        /* bytes per converted row */
+    const uint8_t *xq;      /* x rows in the vec_dot type */
+    size_t xq_row;          /* bytes per converted row */
     pk_from_float_fn conv;
     int64_t ne0;
+    atomic_int next;        /* next work item; taken by every thread */
 } mm_job;
 
 static void mm_convert(void *arg, int ith, int nth) {
@@ -35,30 +45,23 @@ static void mm_convert(void *arg, int ith, int nth) {
         j->conv(j->x + (size_t)t * (size_t)j->ne0, (uint8_t *)j->xq + (size_t)t * j->xq_row, j->ne0);
 }
 
-/* Rows split in contiguous chunks per thread; each row is dotted with every
- * token of the batch while it is hot in cache. */
+/* Items in token-block-major order: the threads sweep all rows for one
+ * block of tokens before the next, so that block's activations are shared
+ * while hot. */
 static void mm_rows(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
     mm_job *j = arg;
-    int64_t r0 = j->rows * ith / nth, r1 = j->rows * (ith + 1) / nth, base = 0;
-    for (int k = 0; k < j->nw; k++) {
+    int n_items = j->chunks[j->nw] * j->n_tblk;
+    for (int it; (it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < n_items;) {
+        int tb = it / j->chunks[j->nw], c = it % j->chunks[j->nw], k = 0;
+        while (c >= j->chunks[k + 1]) k++;
         const pk_tensor *w = j->w[k];
-        int64_t lo = PK_MAX(r0, base) - base, hi = PK_MIN(r1, base + w->ne1) - base;
-        const pk_qtraits *q = pk_qtraits_of(w->type);
-        pk_vec_dot_fn dot = q->vec_dot;
-        pk_vec_dot4_fn dot4 = q->vec_dot4;
-        const uint8_t *wd = w->data;
+        int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
+        int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *wr = wd + (size_t)r * w->row_bytes;
-            int t = 0;
-            if (dot4) /* prefill: four tokens per pass over the row */
-                for (; t + 4 <= j->n; t += 4)
-                    dot4((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], ne1, wr, j->xq + (size_t)t * j->xq_row,
-                         j->xq_row);
-            for (; t < j->n; t++)
-                dot((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], wr, j->xq + (size_t)t * j->xq_row);
-        }
-        base += w->ne1;
+        pk_gemm(w->type, (int)w->ne0, (int)nr, nt, j->y[k] + (size_t)t0 * ne1 + (size_t)r0, ne1,
+                (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
+                j->xq + (size_t)t0 * j->xq_row, j->xq_row);
     }
 }
 
@@ -70,12 +73,13 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
             return;
         }
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
-                 .conv = pk_qtraits_of(vt)->from_float };
+                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS };
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
-        j.rows += ws[k]->ne1;
+        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
     }
+    atomic_init(&j.next, 0);
     if (vt == PK_Q_F32) {
         j.xq = (const uint8_t *)x;
     } else {

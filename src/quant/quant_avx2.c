@@ -282,4 +282,5 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_Q4_0].vec_dot4 = dot4_q4_0;
     t[PK_Q_Q8_0].vec_dot4 = dot4_q8_0;
     t[PK_Q_Q4_K].vec_dot4 = dot4_q4_K;
+    pk_gemm_avx2_traits(t);
 }
