@@ -16,7 +16,7 @@
 enum {
     MM_MAX = 3,
     MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
-    MM_TOKENS = 64, /* tokens per work item: their activations stay in L2 */
+    MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
 };
 
 /* Several weights with the same input x: x is converted to their shared

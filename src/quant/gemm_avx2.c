@@ -48,7 +48,7 @@ static inline __m256i nib_k(const uint8_t *qs, int j) {
     return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
 }
 
-static __m256i decode(kind kd, const uint8_t *row, int k) {
+static inline __attribute__((always_inline)) __m256i decode(kind kd, const uint8_t *row, int k) {
     int sb = k / 8, j = k % 8;
     switch (kd) {
     case K_Q4_0: return nib_lo_hi(((const pk_block_q4_0 *)row)[k].qs);
@@ -109,7 +109,7 @@ static inline void k4_scale_min(const uint8_t *s, int j, int *sc, int *m) {
 }
 
 /* scales of group k of row i into the cache */
-static void scales(kind kd, const uint8_t *row, int k, int i, cache *c) {
+static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t *row, int k, int i, cache *c) {
     int sb = k / 8, j = k % 8;
     switch (kd) {
     case K_Q4_0: c->dws[k][i] = c->mfs[k][0][i] = h2f(((const pk_block_q4_0 *)row)[k].d); break;
@@ -151,7 +151,7 @@ static void scales(kind kd, const uint8_t *row, int k, int i, cache *c) {
     }
 }
 
-static void fill_cache(kind kd, const uint8_t *w, size_t wrow, int ng, cache *c) {
+static inline __attribute__((always_inline)) void fill_cache(kind kd, const uint8_t *w, size_t wrow, int ng, cache *c) {
     for (int k = 0; k < ng; k++) {
         __m256i r[8];
         for (int i = 0; i < 8; i++) {
