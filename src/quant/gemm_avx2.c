@@ -23,13 +23,16 @@ typedef enum {
 } kind;
 
 /* Per 8-row group: decoded values, transposed (group k: wc[8k + g], lane r
- * = values 4g..4g+3 of row r), float scales per group and row, correction
- * scales (mins / offsets) and, for q6_K, int16 scales of the 16-halves. */
+ * = values 4g..4g+3 of row r) and scales per group and row. q4_0, q8_0,
+ * iq4_xs: dws = float scale, mfs = q4_0's offset scale. k-quants: dws,
+ * mfs = d, -dmin (q6_K: -32 d) of the super-block; sc16 = int16 pairs per row lane
+ * (lanes 2r, 2r+1): q4_K / q5_K [0] (sc, sc), [1] (m, m); q6_K [0], [1]
+ * the scales of the group's 16-halves, [2] both halves (sc0, sc1). */
 typedef struct cache {
     __m256i wc[NG_MAX * 8];
     float dws[NG_MAX][8];
-    float mfs[NG_MAX][2][8];
-    int16_t sc16[NG_MAX][2][16];
+    float mfs[NG_MAX][8];
+    int16_t sc16[NG_MAX][3][16];
 } cache;
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
@@ -112,7 +115,7 @@ static inline void k4_scale_min(const uint8_t *s, int j, int *sc, int *m) {
 static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t *row, int k, int i, cache *c) {
     int sb = k / 8, j = k % 8;
     switch (kd) {
-    case K_Q4_0: c->dws[k][i] = c->mfs[k][0][i] = h2f(((const pk_block_q4_0 *)row)[k].d); break;
+    case K_Q4_0: c->dws[k][i] = c->mfs[k][i] = h2f(((const pk_block_q4_0 *)row)[k].d); break;
     case K_Q8_0: c->dws[k][i] = h2f(((const pk_block_q8_0 *)row)[k].d); break;
     case K_Q4_K:
     case K_Q5_K: {
@@ -127,18 +130,21 @@ static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t 
         }
         int sc, m;
         k4_scale_min(s, j, &sc, &m);
-        c->dws[k][i] = h2f(d) * (float)sc;
-        c->mfs[k][0][i] = -h2f(dmin) * (float)m;
+        c->dws[k][i] = h2f(d);
+        c->mfs[k][i] = -h2f(dmin);
+        c->sc16[k][0][2 * i] = c->sc16[k][0][2 * i + 1] = (int16_t)sc;
+        c->sc16[k][1][2 * i] = c->sc16[k][1][2 * i + 1] = (int16_t)m;
         break;
     }
     case K_Q6_K: {
         const pk_block_q6_K *b = (const pk_block_q6_K *)row + sb;
         float d = h2f(b->d);
         c->dws[k][i] = d;
+        c->mfs[k][i] = -32.0f * d;
         for (int h = 0; h < 2; h++) {
             int sc = b->scales[2 * j + h];
-            c->mfs[k][h][i] = -32.0f * d * (float)sc;
             c->sc16[k][h][2 * i] = c->sc16[k][h][2 * i + 1] = (int16_t)sc;
+            c->sc16[k][2][2 * i + h] = (int16_t)sc;
         }
         break;
     }
@@ -163,7 +169,7 @@ static inline __attribute__((always_inline)) void fill_cache(kind kd, const uint
     }
 }
 
-/* ---- the tile: 8 rows x tn tokens ---- */
+/* ---- the tiles: 8 rows x tn tokens ---- */
 
 static inline __m256i bcast4(const int8_t *p) {
     int32_t v;
@@ -180,23 +186,15 @@ static inline int sum_i8_32(const int8_t *p) {
     return _mm_cvtsi128_si32(h) - 32 * 128;
 }
 
-/* int32 lane r: sum over the group of w_r * x (q6_K: with its int16 scales) */
+/* int32 lane r: sum over the group of w_r * x (q6_K: with its int16 scales);
+ * q4_K and q5_K go through group_dot_k */
 static inline __m256i group_dot(kind kd, const __m256i *W, const int8_t *x, const int16_t *sc16) {
     const __m256i ones = _mm256_set1_epi16(1);
     switch (kd) {
-    case K_Q4_0:
-    case K_Q4_K: { /* values 0..15: 8 products of pairs stay below 2^15 */
+    case K_Q4_0: { /* values 0..15: 8 products of pairs stay below 2^15 */
         __m256i s = _mm256_maddubs_epi16(W[0], bcast4(x));
         for (int g = 1; g < 8; g++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
         return _mm256_madd_epi16(s, ones);
-    }
-    case K_Q5_K: { /* values 0..31: four at a time */
-        __m256i s0 = _mm256_maddubs_epi16(W[0], bcast4(x)), s1 = _mm256_maddubs_epi16(W[4], bcast4(x + 16));
-        for (int g = 1; g < 4; g++) {
-            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
-            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(W[g + 4], bcast4(x + 16 + 4 * g)));
-        }
-        return _mm256_madd_epi16(_mm256_add_epi16(s0, s1), ones);
     }
     case K_Q6_K: { /* values 0..63: two at a time, then the halves' scales */
         const __m256i sc0 = _mm256_loadu_si256((const __m256i *)sc16);
@@ -209,8 +207,7 @@ static inline __m256i group_dot(kind kd, const __m256i *W, const int8_t *x, cons
         }
         return acc;
     }
-    case K_Q8_0:
-    case K_IQ4_XS: { /* signed values: |x| times w with x's sign */
+    default: { /* q8_0, iq4_xs: signed values: |x| times w with x's sign */
         __m256i acc = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) {
             __m256i b = bcast4(x + 4 * g);
@@ -223,8 +220,60 @@ static inline __m256i group_dot(kind kd, const __m256i *W, const int8_t *x, cons
     return _mm256_setzero_si256();
 }
 
-/* Activation group k of token row xr: its 32 quants, scale and the
- * correction factors the kind needs. */
+/* k-quants: int32 lane r = sc_r * sum over the group of w_r * x */
+static inline __m256i group_dot_k(kind kd, const __m256i *W, const int8_t *x, const int16_t *sc16) {
+    const __m256i sc = _mm256_loadu_si256((const __m256i *)sc16);
+    if (kd == K_Q4_K) {
+        __m256i s = _mm256_maddubs_epi16(W[0], bcast4(x));
+        for (int g = 1; g < 8; g++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
+        return _mm256_madd_epi16(s, sc);
+    }
+    if (kd == K_Q5_K) {
+        __m256i s0 = _mm256_maddubs_epi16(W[0], bcast4(x)), s1 = _mm256_maddubs_epi16(W[4], bcast4(x + 16));
+        for (int g = 1; g < 4; g++) {
+            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
+            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(W[g + 4], bcast4(x + 16 + 4 * g)));
+        }
+        return _mm256_add_epi32(_mm256_madd_epi16(s0, sc), _mm256_madd_epi16(s1, sc));
+    }
+    return group_dot(kd, W, x, sc16); /* q6_K applies its half scales itself */
+}
+
+/* The k-quants: integer sums over a super-block (scales applied by madd),
+ * then d, the mins (q4_K, q5_K: sum_j m_j * (sum of the group's x)) or the
+ * offset (q6_K: 32 * sum_j sc_j * (sum of the 16-half's x)) from bsums. */
+static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng, const cache *c, float *y,
+                                                         size_t ys, const uint8_t *x, size_t xrow) {
+    __m256 acc[4];
+    for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
+    for (int sb = 0; sb < ng / 8; sb++) {
+        __m256i is[4], ms[4];
+        for (int t = 0; t < tn; t++) is[t] = ms[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            int k = 8 * sb + j;
+            __m256i W[8];
+            for (int g = 0; g < 8; g++) W[g] = _mm256_load_si256(&c->wc[8 * k + g]);
+            for (int t = 0; t < tn; t++) {
+                const pk_block_q8_K *b = (const pk_block_q8_K *)(x + (size_t)t * xrow) + sb;
+                is[t] = _mm256_add_epi32(is[t], group_dot_k(kd, W, b->qs + 32 * j, c->sc16[k][0]));
+                /* q4_K / q5_K: (m, m) . (bsum 2j, 2j+1); q6_K: (sc0, sc1) . the same */
+                const int16_t *mp = kd == K_Q6_K ? c->sc16[k][2] : c->sc16[k][1];
+                __m256i bs = bcast4((const int8_t *)&b->bsums[2 * j]);
+                ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)mp), bs));
+            }
+        }
+        const __m256 d = _mm256_loadu_ps(c->dws[8 * sb]), dm = _mm256_loadu_ps(c->mfs[8 * sb]);
+        for (int t = 0; t < tn; t++) {
+            __m256 dy = _mm256_set1_ps(((const pk_block_q8_K *)(x + (size_t)t * xrow))[sb].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(d, dy), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms[t]), _mm256_mul_ps(dm, dy), acc[t]);
+        }
+    }
+    for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+}
+
+/* Activation group k of token row xr (q8_0, or q8_K for iq4_xs): its 32
+ * quants, scale and for q4_0 the offset correction -8 dx sum(x). */
 static inline const int8_t *act(kind kd, const uint8_t *xr, int k, float *dx, float *cf) {
     if (kd == K_Q4_0 || kd == K_Q8_0) {
         const pk_block_q8_0 *b = (const pk_block_q8_0 *)xr + k;
@@ -235,17 +284,12 @@ static inline const int8_t *act(kind kd, const uint8_t *xr, int k, float *dx, fl
     const pk_block_q8_K *b = (const pk_block_q8_K *)xr + k / 8;
     int j = k % 8;
     *dx = b->d;
-    if (kd == K_Q4_K || kd == K_Q5_K) cf[0] = b->d * (float)(b->bsums[2 * j] + b->bsums[2 * j + 1]);
-    if (kd == K_Q6_K) {
-        cf[0] = b->d * (float)b->bsums[2 * j];
-        cf[1] = b->d * (float)b->bsums[2 * j + 1];
-    }
     return b->qs + 32 * j;
 }
 
 static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, const cache *c, float *y,
                                                        size_t ys, const uint8_t *x, size_t xrow) {
-    int ncorr = kd == K_Q6_K ? 2 : (kd == K_Q8_0 || kd == K_IQ4_XS) ? 0 : 1;
+    int ncorr = kd == K_Q4_0;
     __m256 acc[4];
     for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
     for (int k = 0; k < ng; k++) {
@@ -253,12 +297,11 @@ static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, 
         for (int g = 0; g < 8; g++) W[g] = _mm256_load_si256(&c->wc[8 * k + g]);
         const __m256 dw = _mm256_loadu_ps(c->dws[k]);
         for (int t = 0; t < tn; t++) {
-            float dx, cf[2];
+            float dx, cf[1];
             const int8_t *xq = act(kd, x + (size_t)t * xrow, k, &dx, cf);
             __m256i s = group_dot(kd, W, xq, c->sc16[k][0]);
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc[t]);
-            for (int h = 0; h < ncorr; h++)
-                acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(c->mfs[k][h]), _mm256_set1_ps(cf[h]), acc[t]);
+            if (ncorr) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(c->mfs[k]), _mm256_set1_ps(cf[0]), acc[t]);
         }
     }
     for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
@@ -273,13 +316,21 @@ static inline __attribute__((always_inline)) void gemm_run(kind kd, pk_vec_dot_f
         for (; r + 8 <= nr; r += 8) {
             fill_cache(kd, w + (size_t)r * wrow, wrow, ng, &c);
             int t = 0;
-            for (; t + 4 <= nt; t += 4) tile(kd, 4, ng, &c, y + (size_t)t * ys + r, ys, x + (size_t)t * xrow, xrow);
+            bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
+            for (; t + 4 <= nt; t += 4) {
+                float *yt = y + (size_t)t * ys + r;
+                if (kq) tile_k(kd, 4, ng, &c, yt, ys, x + (size_t)t * xrow, xrow);
+                else tile(kd, 4, ng, &c, yt, ys, x + (size_t)t * xrow, xrow);
+            }
             const uint8_t *xt = x + (size_t)t * xrow;
             float *yt = y + (size_t)t * ys + r;
-            switch (nt - t) {
-            case 3: tile(kd, 3, ng, &c, yt, ys, xt, xrow); break;
-            case 2: tile(kd, 2, ng, &c, yt, ys, xt, xrow); break;
-            case 1: tile(kd, 1, ng, &c, yt, ys, xt, xrow); break;
+            switch ((nt - t) * 2 + kq) {
+            case 6: tile(kd, 3, ng, &c, yt, ys, xt, xrow); break;
+            case 4: tile(kd, 2, ng, &c, yt, ys, xt, xrow); break;
+            case 2: tile(kd, 1, ng, &c, yt, ys, xt, xrow); break;
+            case 7: tile_k(kd, 3, ng, &c, yt, ys, xt, xrow); break;
+            case 5: tile_k(kd, 2, ng, &c, yt, ys, xt, xrow); break;
+            case 3: tile_k(kd, 1, ng, &c, yt, ys, xt, xrow); break;
             default: break;
             }
         }
