@@ -50,6 +50,9 @@ typedef void (*pk_vec_dot4_fn)(int n, float *out, size_t ostride, const void *a,
 typedef void (*pk_gemm_fn)(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
                            const void *x, size_t xrow);
 
+/* y[i] += a * x[i] for i < n, x in this type (attention's V rows). */
+typedef void (*pk_vec_mad_fn)(int n, float *y, float a, const void *x);
+
 typedef struct pk_qtraits {
     const char *name;          /* "q4_K" style, as ggml names it */
     int blck;                  /* elements per block */
@@ -63,6 +66,7 @@ typedef struct pk_qtraits {
     pk_qtype vec_dot_type;     /* type of the activation operand */
     pk_vec_dot4_fn vec_dot4;   /* SIMD only; NULL: use vec_dot four times */
     pk_gemm_fn gemm;           /* SIMD only; NULL: pk_gemm falls back to vec_dot */
+    pk_vec_mad_fn vec_mad;     /* SIMD only; NULL: to_float, then add */
 } pk_qtraits;
 
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */

@@ -79,6 +79,17 @@ static void f16_to_f32_avx2(const void *src, float *dst, int64_t n) {
     for (; i < n; i++) dst[i] = h2f(h[i]); /* tail */
 }
 
+/* y += a * x, x f16 */
+static void mad_f16(int n, float *y, float a, const void *x) {
+    const uint16_t *h = x;
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))),
+                                                _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * h2f(h[i]); /* tail */
+}
+
 /* ---- q8_0 x q8_0, q4_0 x q8_0 ---- */
 
 static void dot_q8_0(int n, float *out, const void *a, const void *b) {
@@ -275,6 +286,7 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_F32].vec_dot = dot_f32;
     t[PK_Q_F16].vec_dot = dot_f16;
     t[PK_Q_F16].to_float = f16_to_f32_avx2;
+    t[PK_Q_F16].vec_mad = mad_f16;
     t[PK_Q_Q8_0].vec_dot = dot_q8_0;
     t[PK_Q_Q4_0].vec_dot = dot_q4_0;
     t[PK_Q_Q4_K].vec_dot = dot_q4_K;
