@@ -5,7 +5,8 @@
  * that are not a multiple of 8 (the kernels' row group), two row lengths;
  * data includes all-zero rows, saturating levels and outliers.
  * Tolerance: 2e-5 relative to sum |w_i x_i| of the dequantized operands
- * (float summation order; the integer parts are exact). */
+ * (float summation order; the integer parts are exact). Also: the SIMD
+ * activation quantizers (q8_0, q8_K) give the reference's bytes. */
 #include "quant/quant.h"
 #include "test.h"
 
@@ -99,6 +100,35 @@ static void test_long_rows(void) {
     check_shape(PK_Q_Q4_K, 16384, 9, 5, false);
 }
 
+/* the activation quantizers give the reference's bytes: random data, ties
+ * at .5 (roundf away from zero for q8_0, to even for q8_K), zeros, a
+ * negative and a positive value of the largest magnitude */
+static void test_act_quant(void) {
+    static const pk_qtype types[] = { PK_Q_Q8_0, PK_Q_Q8_K };
+    int n = 4096;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    for (size_t ti = 0; ti < PK_ARRAY_LEN(types); ti++) {
+        const pk_qtraits *q = pk_qtraits_of(types[ti]), *r = pk_qtraits_ref_of(types[ti]);
+        size_t rb = pk_row_size(types[ti], n);
+        uint8_t *a = malloc(rb), *b = malloc(rb);
+        for (int mode = 0; mode < 8; mode++) {
+            for (int i = 0; i < n; i++) {
+                switch (mode) {
+                case 5: x[i] = (float)((i % 255) - 127) + (i % 3 == 0 ? 0.5f : 0); break; /* ties */
+                case 6: x[i] = i % 256 == 7 ? -127.0f : i % 256 == 9 ? 127.0f : (float)(i % 50) - 24.5f; break;
+                case 7: x[i] = i < 300 ? 0 : frand() * 1e-30f; break;
+                default: x[i] = frand() * (float)(mode + 1) * (mode == 4 ? 1000.0f : 1.0f); break;
+                }
+            }
+            q->from_float(x, a, n);
+            r->from_float(x, b, n);
+            CHECKF(!memcmp(a, b, rb), "%s mode %d: quantized bytes differ from the reference", q->name, mode);
+        }
+        free(a), free(b);
+    }
+    free(x);
+}
+
 /* the SIMD build has kernels for the types people run */
 static void test_dispatch(void) {
     if (strcmp(pk_quant_isa(), "avx2")) return;
@@ -113,5 +143,6 @@ int main(void) {
     PK_RUN(test_dispatch);
     PK_RUN(test_types);
     PK_RUN(test_long_rows);
+    PK_RUN(test_act_quant);
     return pk_test_summary();
 }

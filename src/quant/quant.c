@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <strings.h>
 
-static pk_qtraits traits[PK_Q_COUNT];
+static pk_qtraits traits[PK_Q_COUNT], ref_traits[PK_Q_COUNT];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void) {
+    pk_quant_ref_traits(ref_traits);
     pk_quant_ref_traits(traits);
     if (!getenv("POCKET_REF") || !atoi(getenv("POCKET_REF")))
         pk_quant_simd_traits(traits);
@@ -29,6 +30,10 @@ bool pk_qtype_known(int t) {
 
 const pk_qtraits *pk_qtraits_of(pk_qtype t) {
     return pk_qtype_known((int)t) ? &traits[t] : NULL;
+}
+
+const pk_qtraits *pk_qtraits_ref_of(pk_qtype t) {
+    return pk_qtype_known((int)t) ? &ref_traits[t] : NULL;
 }
 
 const char *pk_qtype_name(pk_qtype t) {

@@ -59,7 +59,7 @@ typedef struct pk_qtraits {
     size_t bytes;              /* bytes per block */
     bool is_quant;
     pk_to_float_fn to_float;   /* NULL when not supported */
-    pk_from_float_fn from_float;        /* plain (reference) quantization */
+    pk_from_float_fn from_float;        /* plain quantization (SIMD ones bit-exact to the reference) */
     pk_quantize_fn quantize;   /* imatrix-aware; NULL = from_float per row */
     pk_vec_dot_fn vec_dot;     /* dispatched (SIMD when available) */
     pk_vec_dot_fn vec_dot_ref; /* reference */
@@ -78,6 +78,8 @@ const char *pk_quant_isa(void);
 /* Traits of a type (NULL if the type number is not known to pocket). */
 const pk_qtraits *pk_qtraits_of(pk_qtype t);
 bool pk_qtype_known(int t);
+/* The reference table (every kernel the scalar one), for tests. */
+const pk_qtraits *pk_qtraits_ref_of(pk_qtype t);
 const char *pk_qtype_name(pk_qtype t);
 /* Parse a type name case-insensitively ("Q4_K", "f16"); -1 if unknown. */
 int pk_qtype_from_name(const char *name);
