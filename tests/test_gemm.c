@@ -2,7 +2,8 @@
  * fallback for types without one) against the scalar reference: every
  * output y[t][r] equals vec_dot_ref(row r, token t). Shapes cover the
  * tails: token counts 1..9 (tiles of 4 plus 1..3 left over), row counts
- * that are not a multiple of 8 (the kernels' row group), two row lengths;
+ * that are not a multiple of 8 (the kernels' row group), two row lengths
+ * (f16: one not a multiple of 8);
  * data includes all-zero rows, saturating levels and outliers.
  * Tolerance: 2e-5 relative to sum |w_i x_i| of the dequantized operands
  * (float summation order; the integer parts are exact). Also: the SIMD
@@ -76,7 +77,7 @@ static double check_shape(pk_qtype t, int n, int nr, int nt, bool loop) {
 static void check_type(pk_qtype t) {
     const pk_qtraits *q = pk_qtraits_of(t);
     static const int rows[] = { 1, 3, 8, 13, 16, 21 };
-    int lens[2] = { q->blck == PK_QK_K ? 256 : 64, q->blck == PK_QK_K ? 1024 : 320 };
+    int lens[2] = { q->blck == PK_QK_K ? 256 : q->blck == 1 ? 67 : 64, q->blck == PK_QK_K ? 1024 : 320 };
     double worst = 0;
     for (int li = 0; li < 2; li++)
         for (size_t ri = 0; ri < PK_ARRAY_LEN(rows); ri++)
@@ -132,7 +133,7 @@ static void test_act_quant(void) {
 /* the SIMD build has kernels for the types people run */
 static void test_dispatch(void) {
     if (strcmp(pk_quant_isa(), "avx2")) return;
-    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS };
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)
         CHECKF(pk_qtraits_of(types[i])->gemm != NULL, "%s has no gemm", pk_qtype_name(types[i]));
 }

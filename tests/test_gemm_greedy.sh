@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prefill through the GEMM kernels gives the same greedy tokens as prefill
 # through vec_dot (POCKET_GEMM=0): stories260K quantized to q8_0 and q4_0
-# (its 172-wide ffn_down stays unquantized) and the house model quantized
-# to q4_0 and Q4_K_M; a prompt of 40+ tokens so that every prefill matmul
+# (its 172-wide ffn_down stays unquantized) and the house model in f16 and
+# quantized to q4_0 and Q4_K_M; a prompt of 40+ tokens so that every prefill matmul
 # takes the GEMM path; f16 and q8_0 KV caches.
 set -u
 P="${POCKET_CLI:-build/pocket}"
@@ -25,6 +25,7 @@ for ty in q8_0 q4_0; do
   check "$T/s-$ty.gguf" "stories260K $ty"
 done
 if [ -f "$H" ]; then
+  check "$H" "house f16"
   for ty in q4_0 Q4_K_M; do
     quant "$H" "$T/h-$ty.gguf" "$ty"
     check "$T/h-$ty.gguf" "house $ty"

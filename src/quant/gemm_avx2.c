@@ -1,6 +1,6 @@
 /* gemm_avx2.c: prefill GEMM micro-kernels (AVX2) on the native GGUF block
  * layouts: q4_0, q8_0 against q8_0 activations; q4_K, q5_K, q6_K, iq4_xs
- * against q8_K. For each group of 8 weight rows the kernel decodes every
+ * against q8_K; f16 against f16 (4 rows x 2 tokens of FMAs, at the end). For each group of 8 weight rows the kernel decodes every
  * 32-value group once into int8 and transposes it so that 32-bit lane r of
  * a register holds 4 consecutive values of row r; the decoded rows (8 x n
  * bytes) and their scales stay in a stack cache while 1..4 tokens at a time
@@ -339,9 +339,57 @@ static inline __attribute__((always_inline)) void gemm_run(kind kd, pk_vec_dot_f
         for (int t = 0; t < nt; t++) dot(n, y + (size_t)t * ys + r, w + (size_t)r * wrow, x + (size_t)t * xrow);
 }
 
-/* ---- entry points ---- */
-
+/* vec_dot kernels of each type, for the row and token tails */
 static pk_vec_dot_fn dots[PK_Q_COUNT];
+
+/* ---- f16: 4 rows x 2 tokens of float FMAs ---- */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));
+}
+
+static inline __m256 ld_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/* Each weight and activation vector is widened once per tile instead of
+ * once per product; elements past the last 8 are added one by one. */
+static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    const uint8_t *wb = w, *xb = x;
+    int r = 0, n8 = n & ~7;
+    for (; r + 4 <= nr; r += 4) {
+        const uint16_t *wr[4];
+        for (int i = 0; i < 4; i++) wr[i] = (const uint16_t *)(wb + (size_t)(r + i) * wrow);
+        int t = 0;
+        for (; t + 2 <= nt; t += 2) {
+            const uint16_t *x0 = (const uint16_t *)(xb + (size_t)t * xrow), *x1 = (const uint16_t *)(xb + (size_t)(t + 1) * xrow);
+            __m256 acc[4][2];
+            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+            for (int e = 0; e < n8; e += 8) {
+                __m256 a0 = ld_f16(x0 + e), a1 = ld_f16(x1 + e);
+                for (int i = 0; i < 4; i++) {
+                    __m256 wv = ld_f16(wr[i] + e);
+                    acc[i][0] = _mm256_fmadd_ps(wv, a0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(wv, a1, acc[i][1]);
+                }
+            }
+            for (int i = 0; i < 4; i++)
+                for (int k = 0; k < 2; k++) {
+                    const uint16_t *xk = k ? x1 : x0;
+                    float s = hsum_ps(acc[i][k]);
+                    for (int e = n8; e < n; e++) s += h2f(wr[i][e]) * h2f(xk[e]); /* tail */
+                    y[(size_t)(t + k) * ys + (size_t)(r + i)] = s;
+                }
+        }
+        for (; t < nt; t++) /* a token left over */
+            for (int i = 0; i < 4; i++) dots[PK_Q_F16](n, y + (size_t)t * ys + (size_t)(r + i), wr[i], xb + (size_t)t * xrow);
+    }
+    for (; r < nr; r++) /* rows left over */
+        for (int t = 0; t < nt; t++) dots[PK_Q_F16](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+}
+
+/* ---- entry points ---- */
 
 #define GEMM(name, kd, qt)                                                                                     \
     static void name(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,   \
@@ -360,6 +408,7 @@ void pk_gemm_avx2_traits(pk_qtraits *t) {
     static const struct { pk_qtype q; pk_gemm_fn fn; } g[] = {
         { PK_Q_Q4_0, gemm_q4_0 }, { PK_Q_Q8_0, gemm_q8_0 }, { PK_Q_Q4_K, gemm_q4_K },
         { PK_Q_Q5_K, gemm_q5_K }, { PK_Q_Q6_K, gemm_q6_K }, { PK_Q_IQ4_XS, gemm_iq4_xs },
+        { PK_Q_F16, gemm_f16 },
     };
     for (size_t i = 0; i < PK_ARRAY_LEN(g); i++) {
         dots[g[i].q] = t[g[i].q].vec_dot;
