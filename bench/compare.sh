@@ -3,7 +3,8 @@
 # runs: synthetic models of real shapes (random weights, written by
 # bench/make_model through pocket's writer, quantized by `pocket quantize`),
 # prompt processing (pp) and generation (tg) tokens/s. Writes
-# bench/RESULTS.md. Run by hand on an otherwise idle machine.
+# bench/RESULTS.md (keeping what follows a "<!-- kept by compare.sh" line).
+# Run by hand on an otherwise idle machine.
 #   usage: bench/compare.sh [SHAPES (tinyllama 7b)] [TYPES (q4_0 Q4_K_M)]
 #   env: THREADS (2), PP (128), TG (32), REPS (3), WORK (../scratch-bench),
 #        LLAMA_BIN (default: built by bench/llamacpp.sh)
@@ -17,6 +18,11 @@ mkdir -p "$work"
 bash scripts/build.sh >/dev/null
 bin=${LLAMA_BIN:-$(bash bench/llamacpp.sh)}
 out=bench/RESULTS.md
+# sections below a line starting "<!-- kept by compare.sh" survive a rerun
+keep=""
+if [ -f "$out" ] && grep -q '^<!-- kept by compare.sh' "$out"; then
+  keep=$(sed -n '/^<!-- kept by compare.sh/,$p' "$out")
+fi
 # The roof: generation reads every weight once per token (token_embd only
 # one row, unless it is also the output matrix), so tg <= bandwidth / bytes.
 bw=$(build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}')
@@ -62,4 +68,5 @@ for s in $shapes; do
     done
   done
 done
+if [ -n "$keep" ]; then printf '\n%s\n' "$keep" >> "$out"; fi
 cat "$out"

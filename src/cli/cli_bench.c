@@ -1,8 +1,8 @@
 /* cli_bench.c: `pocket bench`: prompt processing (pp) and generation (tg)
  * speed in tokens per second over repeated runs, as llama-bench measures
  * them (pp: one batch of P tokens from an empty cache; tg: N single-token
- * steps), with mean and standard deviation, model load time, time to the
- * first token and peak RSS. */
+ * steps), with mean, standard deviation and median, model load time, time
+ * to the first token and peak RSS; --json adds every run's figure. */
 #include "cli/cli.h"
 
 #include <math.h>
@@ -22,6 +22,26 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of n values (v is not changed) */
+static double median(const double *v, int n) {
+    double s[100];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* ", \"key\": [a, b, ...]" */
+static void json_runs(const char *key, const double *v, int n) {
+    printf(", \"%s\": [", key);
+    for (int i = 0; i < n; i++) printf("%s%.3f", i ? ", " : "", v[i]);
+    printf("]");
 }
 
 static void mean_sd(const double *v, int n, double *mean, double *sd) {
@@ -123,19 +143,23 @@ int cmd_bench(int argc, char **argv) {
     double ppm = 0, pps = 0, tgm = 0, tgs = 0;
     if (n_pp) mean_sd(pp, reps, &ppm, &pps);
     if (n_tg) mean_sd(tg, reps, &tgm, &tgs);
+    double ppmed = n_pp ? median(pp, reps) : 0, tgmed = n_tg ? median(tg, reps) : 0;
     int nt = threads > 0 ? threads : 0;
-    if (json) {
+    if (json) { /* per-run figures and medians after the summary keys */
         printf("{\"model\": \"%s\", \"n_params\": %llu, \"model_bytes\": %llu, \"threads\": %d, "
                "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.3f, \"pp_sd\": %.3f, "
                "\"tg_tps\": %.3f, \"tg_sd\": %.3f, \"load_s\": %.3f, \"first_token_s\": %.3f, "
-               "\"peak_rss_mb\": %.1f}\n",
+               "\"peak_rss_mb\": %.1f, \"pp_median\": %.3f, \"tg_median\": %.3f",
                model, (unsigned long long)info.n_params, (unsigned long long)info.n_bytes, nt, n_pp, n_tg,
-               reps, ppm, pps, tgm, tgs, load_s, first_s, rss_mb);
+               reps, ppm, pps, tgm, tgs, load_s, first_s, rss_mb, ppmed, tgmed);
+        json_runs("pp_runs", n_pp ? pp : NULL, n_pp ? reps : 0);
+        json_runs("tg_runs", n_tg ? tg : NULL, n_tg ? reps : 0);
+        printf("}\n");
     } else {
         printf("model: %s (%s, %.2f M params, %.2f MB)\nthreads: %d\n", model, info.arch, info.n_params / 1e6,
                info.n_bytes / 1e6, nt ? nt : pk_bench_cpus());
-        if (n_pp) printf("pp%-5d %10.2f +/- %.2f tokens/s\n", n_pp, ppm, pps);
-        if (n_tg) printf("tg%-5d %10.2f +/- %.2f tokens/s\n", n_tg, tgm, tgs);
+        if (n_pp) printf("pp%-5d %10.2f +/- %.2f tokens/s (median %.2f)\n", n_pp, ppm, pps, ppmed);
+        if (n_tg) printf("tg%-5d %10.2f +/- %.2f tokens/s (median %.2f)\n", n_tg, tgm, tgs, tgmed);
         printf("load: %.3f s, first token: %.3f s, peak RSS: %.1f MB\n", load_s, first_s, rss_mb);
     }
     rc = 0;

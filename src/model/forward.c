@@ -2,31 +2,42 @@
  * families over a batch of tokens: RMSNorm, q/k/v projections (qwen2
  * biases, phi3 fused), RoPE (adjacent pairs for llama, halves for NeoX-style
  * qwen2/phi3), grouped-query attention over the f16 KV cache, SwiGLU FFN.
- * Every buffer comes from the context; matmuls and attention run on the
- * context's pool. */
+ * Every buffer comes from the context. Matmuls (prefill through the GEMM
+ * kernels, pk_gemm), attention, norms, SwiGLU, residual adds and KV-cache
+ * stores run on the context's pool. */
 #include "model/model.h"
 #include "quant/quantize.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* ---- matmul ---- */
 
-enum { MM_MAX = 3 };
+enum {
+    MM_MAX = 3,
+    MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
+    MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
+};
 
 /* Several weights with the same input x: x is converted to their shared
- * vec_dot type once, and one pool run covers the rows of all of them. */
+ * vec_dot type once, and one pool run covers the rows of all of them. The
+ * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
+ * take from an atomic counter, so a slower core takes fewer items instead
+ * of holding up the others at the barrier. */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
-    int64_t rows;         /* rows of all weights together */
-    const float *x;       /* (n, ne0) */
+    int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
+    int n_tblk;             /* token blocks */
+    const float *x;         /* (n, ne0) */
     int n;
-    const uint8_t *xq;    /* x rows in the vec_dot type */
-    size_t xq_row;        /* bytes per converted row */
+    const uint8_t *xq;      /* x rows in the vec_dot type */
+    size_t xq_row;          /* bytes per converted row */
     pk_from_float_fn conv;
     int64_t ne0;
+    atomic_int next;        /* next work item; taken by every thread */
 } mm_job;
 
 static void mm_convert(void *arg, int ith, int nth) {
@@ -35,30 +46,23 @@ static void mm_convert(void *arg, int ith, int nth) {
         j->conv(j->x + (size_t)t * (size_t)j->ne0, (uint8_t *)j->xq + (size_t)t * j->xq_row, j->ne0);
 }
 
-/* Rows split in contiguous chunks per thread; each row is dotted with every
- * token of the batch while it is hot in cache. */
+/* Items in token-block-major order: the threads sweep all rows for one
+ * block of tokens before the next, so that block's activations are shared
+ * while hot. */
 static void mm_rows(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
     mm_job *j = arg;
-    int64_t r0 = j->rows * ith / nth, r1 = j->rows * (ith + 1) / nth, base = 0;
-    for (int k = 0; k < j->nw; k++) {
+    int n_items = j->chunks[j->nw] * j->n_tblk;
+    for (int it; (it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < n_items;) {
+        int tb = it / j->chunks[j->nw], c = it % j->chunks[j->nw], k = 0;
+        while (c >= j->chunks[k + 1]) k++;
         const pk_tensor *w = j->w[k];
-        int64_t lo = PK_MAX(r0, base) - base, hi = PK_MIN(r1, base + w->ne1) - base;
-        const pk_qtraits *q = pk_qtraits_of(w->type);
-        pk_vec_dot_fn dot = q->vec_dot;
-        pk_vec_dot4_fn dot4 = q->vec_dot4;
-        const uint8_t *wd = w->data;
+        int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
+        int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *wr = wd + (size_t)r * w->row_bytes;
-            int t = 0;
-            if (dot4) /* prefill: four tokens per pass over the row */
-                for (; t + 4 <= j->n; t += 4)
-                    dot4((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], ne1, wr, j->xq + (size_t)t * j->xq_row,
-                         j->xq_row);
-            for (; t < j->n; t++)
-                dot((int)w->ne0, &j->y[k][(size_t)t * ne1 + (size_t)r], wr, j->xq + (size_t)t * j->xq_row);
-        }
-        base += w->ne1;
+        pk_gemm(w->type, (int)w->ne0, (int)nr, nt, j->y[k] + (size_t)t0 * ne1 + (size_t)r0, ne1,
+                (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
+                j->xq + (size_t)t0 * j->xq_row, j->xq_row);
     }
 }
 
@@ -70,12 +74,13 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
             return;
         }
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
-                 .conv = pk_qtraits_of(vt)->from_float };
+                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS };
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
-        j.rows += ws[k]->ne1;
+        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
     }
+    atomic_init(&j.next, 0);
     if (vt == PK_Q_F32) {
         j.xq = (const uint8_t *)x;
     } else {
@@ -96,6 +101,75 @@ static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) 
     for (int i = 0; i < d; i++) ss += (double)x[i] * x[i];
     float s = (float)(1.0 / sqrt(ss / d + eps));
     for (int i = 0; i < d; i++) o[i] = x[i] * s * w[i];
+}
+
+/* The element-wise ops of a batch, on the pool: RMSNorm per token, the
+ * residual add and SwiGLU over ranges of elements, KV-cache stores per
+ * token. Each thread takes a contiguous share; the results do not depend
+ * on the thread count. */
+typedef struct ew_job {
+    float *o, *x;
+    const float *w, *u;
+    int d, n;
+    float eps;
+    size_t len;
+    pk_from_float_fn conv;          /* kv: cache row conversion */
+    uint8_t *kc, *vc;               /* kv: first cache rows */
+    size_t kv_row;
+    const float *k, *v;
+} ew_job;
+
+static void ew_range(size_t len, int ith, int nth, size_t *lo, size_t *hi) {
+    *lo = len * (size_t)ith / (size_t)nth;
+    *hi = len * (size_t)(ith + 1) / (size_t)nth;
+}
+
+static void norm_task(void *arg, int ith, int nth) {
+    ew_job *j = arg;
+    for (int t = ith; t < j->n; t += nth)
+        rmsnorm(j->o + (size_t)t * (size_t)j->d, j->x + (size_t)t * (size_t)j->d, j->w, j->d, j->eps);
+}
+
+static void add_task(void *arg, int ith, int nth) { /* x += o */
+    ew_job *j = arg;
+    size_t lo, hi;
+    ew_range(j->len, ith, nth, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) j->x[i] += j->o[i];
+}
+
+static void swiglu_task(void *arg, int ith, int nth) { /* o = silu(o) * u */
+    ew_job *j = arg;
+    size_t lo, hi;
+    ew_range(j->len, ith, nth, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
+        float g = j->o[i];
+        j->o[i] = g / (1.0f + expf(-g)) * j->u[i];
+    }
+}
+
+static void kv_task(void *arg, int ith, int nth) {
+    ew_job *j = arg;
+    for (int t = ith; t < j->n; t += nth) {
+        j->conv(j->k + (size_t)t * (size_t)j->d, j->kc + (size_t)t * j->kv_row, j->d);
+        j->conv(j->v + (size_t)t * (size_t)j->d, j->vc + (size_t)t * j->kv_row, j->d);
+    }
+}
+
+/* threads for a job of `work` units: one below 4096 (the pool wake-up
+ * would cost more than it saves) */
+static int ew_threads(const pk_ctx *c, size_t work) {
+    return work < 4096 ? 1 : pk_pool_size(c->pool);
+}
+
+static void norm_batch(pk_ctx *c, float *o, const float *x, const float *w, int n) {
+    const pk_hparams *h = &c->model->hp;
+    ew_job j = { .o = o, .x = (float *)x, .w = w, .d = h->n_embd, .n = n, .eps = h->rms_eps };
+    pk_pool_run_n(c->pool, PK_MIN(n, ew_threads(c, (size_t)n * (size_t)h->n_embd)), norm_task, &j);
+}
+
+static void add_batch(pk_ctx *c, float *x, const float *o, size_t len) {
+    ew_job j = { .o = (float *)o, .x = x, .len = len };
+    pk_pool_run_n(c->pool, ew_threads(c, len), add_task, &j);
 }
 
 static void add_bias(float *x, const pk_tensor *b, int n, int d, int stride) {
@@ -184,9 +258,14 @@ static void att_task(void *arg, int ith, int nth) {
         float *o = c->att_out + (size_t)t * (size_t)qd + (size_t)hh * (size_t)hd;
         memset(o, 0, sizeof(float) * (size_t)hd);
         for (int p = 0; p < n_kv; p++) {
-            kt->to_float(vc + (size_t)p * row + (size_t)kvh * head_bytes, tmp, hd);
+            const uint8_t *vr = vc + (size_t)p * row + (size_t)kvh * head_bytes;
             float a = sc[p] / sum;
-            for (int i = 0; i < hd; i++) o[i] += a * tmp[i];
+            if (kt->vec_mad) {
+                kt->vec_mad(hd, o, a, vr);
+            } else {
+                kt->to_float(vr, tmp, hd);
+                for (int i = 0; i < hd; i++) o[i] += a * tmp[i];
+            }
         }
     }
 }
@@ -218,8 +297,7 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
     rope_table(c, n);
     for (int il = 0; il < h->n_layer; il++) {
         const pk_layer *L = &m->layers[il];
-        for (int t = 0; t < n; t++)
-            rmsnorm(c->xn + (size_t)t * (size_t)d, c->x + (size_t)t * (size_t)d, L->attn_norm.data, d, h->rms_eps);
+        norm_batch(c, c->xn, c->x, L->attn_norm.data, n);
         if (L->wqkv.data) {
             collect(c, il, "attn_qkv", c->xn, n, d);
             pk_matmul(c, &L->wqkv, c->xn, c->hb, n);
@@ -243,22 +321,19 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
         rope(c, c->q, n, h->n_head, qd);
         rope(c, c->k, n, h->n_kv_head, kvd);
         {
-            pk_from_float_fn kvconv = pk_qtraits_of((pk_qtype)c->kv_type)->from_float;
-            uint8_t *kc = c->kv_k + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * c->kv_row;
-            uint8_t *vc = c->kv_v + ((size_t)il * (size_t)c->n_ctx + (size_t)c->n_past) * c->kv_row;
-            for (int t = 0; t < n; t++) {
-                kvconv(c->k + (size_t)t * (size_t)kvd, kc + (size_t)t * c->kv_row, kvd);
-                kvconv(c->v + (size_t)t * (size_t)kvd, vc + (size_t)t * c->kv_row, kvd);
-            }
+            size_t first = (size_t)il * (size_t)c->n_ctx + (size_t)c->n_past;
+            ew_job kj = { .conv = pk_qtraits_of((pk_qtype)c->kv_type)->from_float, .kc = c->kv_k + first * c->kv_row,
+                          .vc = c->kv_v + first * c->kv_row, .kv_row = c->kv_row, .k = c->k, .v = c->v, .d = kvd,
+                          .n = n };
+            pk_pool_run_n(c->pool, PK_MIN(n, ew_threads(c, (size_t)n * (size_t)kvd)), kv_task, &kj);
         }
         att_job aj = { c, il, n };
         pk_pool_run(c->pool, att_task, &aj);
         collect(c, il, "attn_output", c->att_out, n, qd);
         pk_matmul(c, &L->wo, c->att_out, c->xn, n);
-        for (size_t i = 0; i < (size_t)n * (size_t)d; i++) c->x[i] += c->xn[i];
+        add_batch(c, c->x, c->xn, (size_t)n * (size_t)d);
 
-        for (int t = 0; t < n; t++)
-            rmsnorm(c->xn + (size_t)t * (size_t)d, c->x + (size_t)t * (size_t)d, L->ffn_norm.data, d, h->rms_eps);
+        norm_batch(c, c->xn, c->x, L->ffn_norm.data, n);
         if (m->arch == PK_ARCH_PHI3) {
             collect(c, il, "ffn_up", c->xn, n, d);
             pk_matmul(c, &L->w_up, c->xn, c->hb2, n); /* (n, 2 ff): gate | up */
@@ -273,14 +348,12 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
             const pk_tensor *ws[2] = { &L->w_gate, &L->w_up };
             float *ys[2] = { c->hb, c->hb2 };
             matmul_n(c, ws, ys, 2, c->xn, n);
-            for (size_t i = 0; i < (size_t)n * (size_t)ff; i++) {
-                float g = c->hb[i];
-                c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-            }
+            ew_job sj = { .o = c->hb, .u = c->hb2, .len = (size_t)n * (size_t)ff };
+            pk_pool_run_n(c->pool, ew_threads(c, sj.len), swiglu_task, &sj);
         }
         collect(c, il, "ffn_down", c->hb, n, ff);
         pk_matmul(c, &L->w_down, c->hb, c->xn, n);
-        for (size_t i = 0; i < (size_t)n * (size_t)d; i++) c->x[i] += c->xn[i];
+        add_batch(c, c->x, c->xn, (size_t)n * (size_t)d);
     }
     int first = all ? 0 : n - 1, nl = all ? n : 1;
     for (int t = 0; t < nl; t++)

@@ -3,7 +3,8 @@
  * block size, bytes, to_float, from_float, vec_dot and the type the other
  * operand of vec_dot must be in. Reference kernels (_ref) are the spec; SIMD
  * variants are picked once at start by pk_quant_init() and must agree with
- * them. POCKET_REF=1 in the environment forces the reference path. */
+ * them. POCKET_REF=1 in the environment forces the reference path;
+ * POCKET_GEMM=0 turns the GEMM kernels off (prefill through vec_dot). */
 #ifndef PK_QUANT_H
 #define PK_QUANT_H
 
@@ -42,18 +43,30 @@ typedef void (*pk_vec_dot_fn)(int n, float *out, const void *a, const void *b);
 typedef void (*pk_vec_dot4_fn)(int n, float *out, size_t ostride, const void *a, const void *b,
                                size_t bstride);
 
+/* GEMM over rows of this type and activation rows of vec_dot_type:
+ * y[t * ys + r] = sum_i W_r[i] * X_t[i] for rows r < nr (row r at
+ * w + r * wrow) and tokens t < nt (at x + t * xrow), n elements each.
+ * Results equal vec_dot per row and token up to float summation order. */
+typedef void (*pk_gemm_fn)(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
+                           const void *x, size_t xrow);
+
+/* y[i] += a * x[i] for i < n, x in this type (attention's V rows). */
+typedef void (*pk_vec_mad_fn)(int n, float *y, float a, const void *x);
+
 typedef struct pk_qtraits {
     const char *name;          /* "q4_K" style, as ggml names it */
     int blck;                  /* elements per block */
     size_t bytes;              /* bytes per block */
     bool is_quant;
     pk_to_float_fn to_float;   /* NULL when not supported */
-    pk_from_float_fn from_float;        /* plain (reference) quantization */
+    pk_from_float_fn from_float;        /* plain quantization (SIMD ones bit-exact to the reference) */
     pk_quantize_fn quantize;   /* imatrix-aware; NULL = from_float per row */
     pk_vec_dot_fn vec_dot;     /* dispatched (SIMD when available) */
     pk_vec_dot_fn vec_dot_ref; /* reference */
     pk_qtype vec_dot_type;     /* type of the activation operand */
     pk_vec_dot4_fn vec_dot4;   /* SIMD only; NULL: use vec_dot four times */
+    pk_gemm_fn gemm;           /* SIMD only; NULL: pk_gemm falls back to vec_dot */
+    pk_vec_mad_fn vec_mad;     /* SIMD only; NULL: to_float, then add */
 } pk_qtraits;
 
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */
@@ -65,9 +78,20 @@ const char *pk_quant_isa(void);
 /* Traits of a type (NULL if the type number is not known to pocket). */
 const pk_qtraits *pk_qtraits_of(pk_qtype t);
 bool pk_qtype_known(int t);
+/* The reference table (every kernel the scalar one), for tests. */
+const pk_qtraits *pk_qtraits_ref_of(pk_qtype t);
 const char *pk_qtype_name(pk_qtype t);
 /* Parse a type name case-insensitively ("Q4_K", "f16"); -1 if unknown. */
 int pk_qtype_from_name(const char *name);
+
+/* y = W X^T as pk_gemm_fn describes, for weights of type t: the trait's
+ * gemm kernel when there is one, else a loop of vec_dot4 / vec_dot (the
+ * fallback on builds without a GEMM for the type). Thread-safe. */
+void pk_gemm(pk_qtype t, int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
+             const void *x, size_t xrow);
+/* The fallback loop itself, for tests and for kernels' row tails. */
+void pk_gemm_loop(const pk_qtraits *q, int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
+                  const void *x, size_t xrow);
 
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size
  * or the type is unknown. */

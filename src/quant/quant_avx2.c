@@ -8,6 +8,7 @@
 #include "quant/quant_int.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- helpers ---- */
@@ -77,6 +78,100 @@ static void f16_to_f32_avx2(const void *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
     for (; i < n; i++) dst[i] = h2f(h[i]); /* tail */
+}
+
+/* y += a * x, x f16 */
+static void mad_f16(int n, float *y, float a, const void *x) {
+    const uint16_t *h = x;
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))),
+                                                _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * h2f(h[i]); /* tail */
+}
+
+/* ---- activation quantizers (bit-exact to the reference) ---- */
+
+static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* 32 int32 (four registers, each within -127..127) -> 32 int8 in order */
+static inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* roundf: round half away from zero; t + (|v - t| >= 0.5 ? sign(v) : 0)
+ * with t = v truncated (v - t is exact) */
+static inline __m256i round_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(sign, v));
+    __m256 up = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, up));
+}
+
+/* q8_0: d = amax / 127, q = roundf(x / d), as q8_block in quant_ref_simple.c */
+static void q8_0_from_f32(const float *src, void *dst, int64_t n) {
+    pk_block_q8_0 *y = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / PK_QK; i++, src += PK_QK) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(src + 8 * k);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+        }
+        const float d = hmax_ps(m) / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) q[k] = round_away(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        _mm256_storeu_si256((__m256i *)y[i].qs, pack32(q[0], q[1], q[2], q[3]));
+        y[i].d = _cvtss_sh(d, 0);
+    }
+}
+
+/* q8_K: scale from the first element of largest magnitude, q = nearest
+ * (ties to even) of -127 x / max, capped at 127, sums of 16, as in
+ * quant_ref_k.c */
+static void q8_K_from_f32(const float *src, void *dst, int64_t n) {
+    pk_block_q8_K *y = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / PK_QK_K; i++, src += PK_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < PK_QK_K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(src + k)));
+        const float amax = hmax_ps(m);
+        memset(&y[i], 0, sizeof(y[i]));
+        if (!amax) continue;
+        float max = 0;
+        for (int k = 0; k < PK_QK_K; k++)
+            if (fabsf(src[k]) == amax) {
+                max = src[k];
+                break;
+            }
+        const float iscale = -127.f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        for (int k = 0; k < PK_QK_K; k += 32) {
+            __m256i q[4];
+            for (int j = 0; j < 4; j++)
+                q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(src + k + 8 * j))),
+                                        _mm256_set1_epi32(127));
+            for (int h = 0; h < 2; h++) { /* sums of 16 */
+                __m256i s = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_hadd_epi32(s4, s4);
+                s4 = _mm_hadd_epi32(s4, s4);
+                y[i].bsums[k / 16 + h] = (int16_t)_mm_cvtsi128_si32(s4);
+            }
+            _mm256_storeu_si256((__m256i *)(y[i].qs + k), pack32(q[0], q[1], q[2], q[3]));
+        }
+        y[i].d = 1 / iscale;
+    }
 }
 
 /* ---- q8_0 x q8_0, q4_0 x q8_0 ---- */
@@ -275,6 +370,9 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_F32].vec_dot = dot_f32;
     t[PK_Q_F16].vec_dot = dot_f16;
     t[PK_Q_F16].to_float = f16_to_f32_avx2;
+    t[PK_Q_F16].vec_mad = mad_f16;
+    t[PK_Q_Q8_0].from_float = q8_0_from_f32;
+    t[PK_Q_Q8_K].from_float = q8_K_from_f32;
     t[PK_Q_Q8_0].vec_dot = dot_q8_0;
     t[PK_Q_Q4_0].vec_dot = dot_q4_0;
     t[PK_Q_Q4_K].vec_dot = dot_q4_K;
@@ -282,4 +380,5 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_Q4_0].vec_dot4 = dot4_q4_0;
     t[PK_Q_Q8_0].vec_dot4 = dot4_q8_0;
     t[PK_Q_Q4_K].vec_dot4 = dot4_q4_K;
+    pk_gemm_avx2_traits(t);
 }

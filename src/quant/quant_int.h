@@ -90,5 +90,7 @@ void pk_quant_simd_traits(pk_qtraits *t);
 void pk_quant_avx2_traits(pk_qtraits *t);
 void pk_quant_neon_traits(pk_qtraits *t);
 void pk_quant_neon_dotprod_traits(pk_qtraits *t);
+/* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
+void pk_gemm_avx2_traits(pk_qtraits *t);
 
 #endif
