@@ -316,6 +316,8 @@ typedef struct pk_quantize_params {
     const char *imatrix;      /* importance matrix file (GGUF) or NULL */
     const char *const *keep;  /* NULL-terminated "NAME_SUBSTRING=TYPE" overrides */
     int n_threads;            /* 0 = all cores */
+    int reference;            /* 1: ggml's quantizers only (the bytes llama-quantize
+                                 writes); default: the refined block-scale search */
     void (*report)(void *user, const pk_quantize_report *r); /* may be NULL */
     void *user;
 } pk_quantize_params;

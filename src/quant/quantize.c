@@ -5,6 +5,7 @@
  * output GGUF: each tensor is converted and quantized while the writer asks
  * for it, so only one tensor's output is in memory at a time. */
 #include "quant/quantize.h"
+#include "quant/quant_refine.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -22,7 +23,15 @@ typedef struct rows_job {
     int64_t n_rows, n_per_row;
     const float *imatrix;
     size_t row_bytes;
+    pk_quantize_fn fn;      /* refined quantizer or NULL */
 } rows_job;
+
+/* The quantizer of type t: the refined one when asked and available, else
+ * the reference imatrix-aware one; NULL means from_float row by row. */
+static pk_quantize_fn quantizer_of(pk_qtype t, bool refine) {
+    pk_quantize_fn fn = refine ? pk_refine_fn(t) : NULL;
+    return fn ? fn : pk_qtraits_of(t)->quantize;
+}
 
 static void rows_task(void *arg, int ith, int nth) {
     rows_job *j = arg;
@@ -31,8 +40,8 @@ static void rows_task(void *arg, int ith, int nth) {
     if (r1 <= r0) return;
     const float *src = j->src + r0 * j->n_per_row;
     uint8_t *dst = j->dst + (size_t)r0 * j->row_bytes;
-    if (q->quantize) {
-        q->quantize(src, dst, r1 - r0, j->n_per_row, j->imatrix);
+    if (j->fn) {
+        j->fn(src, dst, r1 - r0, j->n_per_row, j->imatrix);
     } else {
         for (int64_t r = r0; r < r1; r++, src += j->n_per_row, dst += j->row_bytes)
             q->from_float(src, dst, j->n_per_row);
@@ -40,7 +49,7 @@ static void rows_task(void *arg, int ith, int nth) {
 }
 
 size_t pk_quantize_rows(pk_pool *pool, pk_qtype t, const float *src, void *dst,
-                        int64_t n_rows, int64_t n_per_row, const float *imatrix) {
+                        int64_t n_rows, int64_t n_per_row, const float *imatrix, bool refine) {
     const pk_qtraits *q = pk_qtraits_of(t);
     size_t row_bytes = pk_row_size(t, n_per_row);
     if (!q || !row_bytes || (!q->quantize && !q->from_float)) {
@@ -48,7 +57,7 @@ size_t pk_quantize_rows(pk_pool *pool, pk_qtype t, const float *src, void *dst,
                (long long)n_per_row, pk_qtype_name(t));
         return 0;
     }
-    rows_job j = { t, src, dst, n_rows, n_per_row, imatrix, row_bytes };
+    rows_job j = { t, src, dst, n_rows, n_per_row, imatrix, row_bytes, quantizer_of(t, refine) };
     /* small jobs on one thread: the pool's wake-up costs more than it saves */
     int nth = n_rows * n_per_row < 65536 ? 1 : pk_pool_size(pool);
     pk_pool_run_n(pool, (int)PK_MIN(nth, PK_MAX(n_rows, 1)), rows_task, &j);
@@ -60,6 +69,7 @@ typedef struct err_job {
     const float *rows;
     int64_t n_rows, n_per_row;
     const float *imatrix;
+    pk_quantize_fn fn;
     uint8_t *qbuf;    /* (nth, row_bytes) */
     float *deq;       /* (nth, n_per_row) */
     double num[64], den[64];
@@ -75,7 +85,7 @@ static void err_task(void *arg, int ith, int nth) {
     double num = 0, den = 0;
     for (int64_t r = ith; r < j->n_rows; r += nth) {
         const float *x = j->rows + r * j->n_per_row;
-        if (q->quantize) q->quantize(x, qb, 1, j->n_per_row, j->imatrix);
+        if (j->fn) j->fn(x, qb, 1, j->n_per_row, j->imatrix);
         else q->from_float(x, qb, j->n_per_row);
         q->to_float(qb, dq, j->n_per_row);
         for (int64_t c = 0; c < j->n_per_row; c++) {
@@ -91,7 +101,7 @@ static void err_task(void *arg, int ith, int nth) {
 
 double pk_quant_rel_error(pk_pool *pool, pk_qtype t, const float *rows,
                           int64_t n_rows, int64_t n_per_row,
-                          const float *imatrix) {
+                          const float *imatrix, bool refine) {
     const pk_qtraits *q = pk_qtraits_of(t);
     size_t rb = pk_row_size(t, n_per_row);
     if (!q || !rb || !q->to_float || (!q->quantize && !q->from_float)) {
@@ -107,6 +117,7 @@ double pk_quant_rel_error(pk_pool *pool, pk_qtype t, const float *rows,
     j->n_rows = n_rows;
     j->n_per_row = n_per_row;
     j->imatrix = imatrix;
+    j->fn = quantizer_of(t, refine);
     j->qbuf = pk_malloc(rb * (size_t)nth);
     j->deq = pk_malloc(sizeof(float) * (size_t)n_per_row * (size_t)nth);
     double res = -1;
@@ -305,7 +316,8 @@ static pk_status measure_errors(qstate *s, qtensor *q) {
         if ((st = rows_to_float(q, r, 1, s->fbuf + i * ne0))) return st;
     }
     for (int c = 0; c < q->n_cand; c++) {
-        double e = pk_quant_rel_error(s->pool, q->cand[c], s->fbuf, ns, ne0, q->imat);
+        double e = pk_quant_rel_error(s->pool, q->cand[c], s->fbuf, ns, ne0, q->imat,
+                                      !s->p->reference);
         if (e < 0) {
             pk_err_prefix("tensor %s", q->name);
             return PK_ERR_UNSUPPORTED;
@@ -412,7 +424,8 @@ static pk_status produce_tensor(void *user, void *out, uint64_t n_bytes) {
             int64_t n = PK_MIN(chunk, rows - r);
             if ((st = rows_to_float(q, r, n, s->fbuf))) return st;
             uint8_t *dst = (uint8_t *)out + (size_t)r * rb;
-            if (!pk_quantize_rows(s->pool, q->out, s->fbuf, dst, n, ne0, q->imat)) {
+            if (!pk_quantize_rows(s->pool, q->out, s->fbuf, dst, n, ne0, q->imat,
+                                  !s->p->reference)) {
                 pk_err_prefix("tensor %s", q->name);
                 return PK_ERR_UNSUPPORTED;
             }
