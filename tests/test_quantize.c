@@ -179,6 +179,114 @@ static void test_budget(void) {
     unlink(out);
 }
 
+/* A budget just above the smallest possible file is met exactly: the size
+ * arithmetic (header, alignment padding, row sizes) is an upper bound. */
+static void test_budget_tiny(void) {
+    char out[] = "/tmp/pk_qz_out_XXXXXX";
+    close(mkstemp(out));
+    pk_quantize_params p = pk_quantize_default_params();
+    p.type = NULL;
+    p.target_bytes = 1000;
+    CHECK(pk_quantize_model(model_path, out, &p, NULL) == PK_ERR_RANGE);
+    const char *m = strstr(pk_last_error(), "allow (");
+    unsigned long long smallest = m ? strtoull(m + 7, NULL, 10) : 0;
+    CHECK(smallest > 0);
+    for (int extra = 0; extra <= 40000; extra += 20000) {
+        pk_quantize_summary sum;
+        p.target_bytes = smallest + (uint64_t)extra;
+        CHECK_OK(pk_quantize_model(model_path, out, &p, &sum));
+        struct stat sb;
+        stat(out, &sb);
+        CHECKF((uint64_t)sb.st_size <= p.target_bytes && sum.file_bytes == (uint64_t)sb.st_size,
+               "file %lld > budget %llu", (long long)sb.st_size,
+               (unsigned long long)p.target_bytes);
+    }
+    /* in bits per weight */
+    pk_quantize_summary sum;
+    p.target_bytes = 0;
+    p.target_bpw = 4.0;
+    CHECK_OK(pk_quantize_model(model_path, out, &p, &sum));
+    CHECKF(sum.bpw <= 4.0 && sum.bpw > 3.8, "bpw %g for a 4.0 budget", sum.bpw);
+    unlink(out);
+}
+
+/* Measured sensitivities (KLD of pocket's forward with one tensor
+ * quantized) on a real tiny model: the budget holds, the measurements are
+ * cached, a cached file is reused, and the budget goes where it says. */
+static void test_budget_measured(void) {
+    const char *model = pk_test_path("models/stories260K/stories260K.gguf");
+    if (access(model, R_OK) != 0) {
+        PK_SKIP("stories260K not found");
+        return;
+    }
+    char txt[] = "/tmp/pk_qz_txt_XXXXXX", sens[] = "/tmp/pk_qz_sens_XXXXXX",
+         out[] = "/tmp/pk_qz_out_XXXXXX";
+    close(mkstemp(out));
+    close(mkstemp(sens));
+    unlink(sens);
+    FILE *f = fdopen(mkstemp(txt), "w");
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "Once upon a time, there was a little girl named Lily. She liked to play "
+                   "in the park with her big red ball. One day the ball rolled away. ");
+    fclose(f);
+    pk_quantize_params p = pk_quantize_default_params();
+    pk_quantize_summary sum;
+    p.type = NULL;
+    p.target_bytes = 1000;
+    CHECK(pk_quantize_model(model, out, &p, NULL) == PK_ERR_RANGE);
+    const char *m = strstr(pk_last_error(), "allow (");
+    unsigned long long smallest = m ? strtoull(m + 7, NULL, 10) : 0;
+    p.target_bytes = smallest + 30000;
+    p.calib = txt;
+    p.calib_chunks = 1;
+    p.sens_cache = sens;
+    CHECK_OK(pk_quantize_model(model, out, &p, &sum));
+    CHECKF(sum.file_bytes <= p.target_bytes, "%llu > %llu", (unsigned long long)sum.file_bytes,
+           (unsigned long long)p.target_bytes);
+    /* one line per chosen matrix: name, KLD, probe type; rewrite it so that
+     * one tensor looks very sensitive and the rest hardly at all */
+    f = fopen(sens, "r");
+    CHECK(f != NULL);
+    int lines = 0;
+    char line[512], body[16384] = "";
+    while (f && fgets(line, sizeof(line), f)) {
+        char name[300], type[32];
+        double kld;
+        if (sscanf(line, "%299s %lf %31s", name, &kld, type) == 3) {
+            lines++;
+            CHECKF(kld >= 0 && kld < 10, "%s: KLD %g", name, kld);
+            size_t l = strlen(body);
+            snprintf(body + l, sizeof(body) - l, "%s %s %s\n", name,
+                     strcmp(name, "blk.1.attn_q.weight") ? "1e-9" : "1.0", type);
+        }
+    }
+    if (f) fclose(f);
+    CHECKF(lines >= 10, "%d sensitivity lines", lines);
+    f = fopen(sens, "w");
+    fputs(body, f);
+    fclose(f);
+    /* upgrading blk.1.attn_q to q8_0 costs 2048 bytes; token_embd 4096 */
+    p.target_bytes = smallest + 3000;
+    CHECK_OK(pk_quantize_model(model, out, &p, &sum));
+    CHECK(sum.file_bytes <= p.target_bytes);
+    pk_gguf *g = NULL;
+    CHECK_OK(pk_gguf_open(out, true, &g));
+    if (g) {
+        CHECK(type_of(g, "blk.1.attn_q.weight") == PK_Q_Q8_0);
+        CHECK(type_of(g, "token_embd.weight") == PK_Q_IQ4_NL);
+    }
+    pk_gguf_close(g);
+    /* the cache was read, not measured again and rewritten */
+    f = fopen(sens, "r");
+    long n_body = f ? (long)fread(line, 1, sizeof(line) - 1, f) : 0;
+    line[n_body > 0 ? n_body : 0] = 0;
+    CHECK(!strncmp(line, body, strlen(line)));
+    if (f) fclose(f);
+    unlink(txt);
+    unlink(sens);
+    unlink(out);
+}
+
 static void test_imatrix(void) {
     char imf[] = "/tmp/pk_qz_im_XXXXXX", out[] = "/tmp/pk_qz_out_XXXXXX";
     close(mkstemp(imf));
@@ -365,6 +473,8 @@ int main(void) {
     model_path = make_model(&B);
     PK_RUN(test_recipes);
     PK_RUN(test_budget);
+    PK_RUN(test_budget_tiny);
+    PK_RUN(test_budget_measured);
     PK_RUN(test_imatrix);
     PK_RUN(test_errors);
     PK_RUN(test_refine);

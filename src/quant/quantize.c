@@ -6,6 +6,7 @@
  * for it, so only one tensor's output is in memory at a time. */
 #include "quant/quantize.h"
 #include "quant/quant_refine.h"
+#include "quant/quant_sens.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -247,7 +248,9 @@ typedef struct qtensor {
     pk_qtype cand[MAX_CAND];
     double err[MAX_CAND];   /* relative weighted error per candidate */
     int pick;               /* index into cand during the budget search */
-    double lambda;          /* sensitivity of the output to this tensor */
+    double lambda;          /* output loss per unit of relative error, or a
+                               role weight (then scaled by the element count) */
+    double kld;             /* measured KLD at the probe type, or -1 */
 } qtensor;
 
 typedef struct qstate {
@@ -259,6 +262,7 @@ typedef struct qstate {
     int index;              /* tensors written so far */
     float *fbuf;            /* scratch floats for conversion */
     size_t fbuf_n;
+    bool measured;          /* lambdas are measured KLD per unit error */
 } qstate;
 
 static uint64_t n_elems(const pk_gguf_tensor *t) {
@@ -358,7 +362,8 @@ static pk_status plan_budget(qstate *s, uint64_t budget, uint64_t fixed) {
             for (int c = q->pick + 1; c < q->n_cand; c++) {
                 uint64_t nb = tensor_bytes(q, q->cand[c]);
                 if (nb <= cur || total - cur + nb > budget) continue;
-                double gain = q->lambda * (q->err[q->pick] - q->err[c]) * (double)n_elems(q->src);
+                double gain = q->lambda * (q->err[q->pick] - q->err[c]) *
+                              (s->measured ? 1.0 : (double)n_elems(q->src));
                 double rate = gain / (double)(nb - cur);
                 if (gain > 0 && rate > best) {
                     best = rate;
@@ -377,6 +382,88 @@ static pk_status plan_budget(qstate *s, uint64_t budget, uint64_t fixed) {
     return PK_OK;
 }
 
+/* ---- measured sensitivity ---- */
+
+/* The probe type: the candidate nearest 3.5 bits per weight (q3_K on the
+ * k-quant ladder), where the output loss is large enough to measure and
+ * still in the regime the budget picks from. */
+static int probe_index(const qtensor *q) {
+    int best = 0;
+    double bd = 1e9;
+    for (int c = 0; c < q->n_cand; c++) {
+        const pk_qtraits *t = pk_qtraits_of(q->cand[c]);
+        double d = fabs(t->bytes * 8.0 / t->blck - 3.5);
+        if (d < bd) {
+            bd = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+static void read_sens_cache(qstate *s, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[512], name[300], type[32];
+    double kld;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%299s %lf %31s", name, &kld, type) != 3) continue;
+        for (uint64_t i = 0; i < s->n; i++) {
+            qtensor *q = &s->t[i];
+            if (q->weight && !strcmp(q->name, name) &&
+                !strcasecmp(pk_qtype_name(q->cand[probe_index(q)]), type))
+                q->kld = kld;
+        }
+    }
+    fclose(f);
+}
+
+static pk_status write_sens_cache(const qstate *s, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) return pk_err(PK_ERR_IO, "cannot write sensitivity file %s", path);
+    fprintf(f, "# pocket quantize: tensor, mean KLD with only it quantized, probe type\n");
+    for (uint64_t i = 0; i < s->n; i++) {
+        const qtensor *q = &s->t[i];
+        if (q->weight && q->kld >= 0)
+            fprintf(f, "%s %.9e %s\n", q->name, q->kld, pk_qtype_name(q->cand[probe_index(q)]));
+    }
+    return fclose(f) ? pk_err(PK_ERR_IO, "cannot write sensitivity file %s", path) : PK_OK;
+}
+
+/* lambda = KLD at the probe type / relative error at the probe type: the
+ * loss of each candidate is then estimated as lambda * its error. */
+static pk_status measure_sensitivity(qstate *s, const char *in_path, const char *keep_type) {
+    const pk_quantize_params *p = s->p;
+    pk_sens *ps = NULL;
+    pk_status st = PK_OK;
+    int n_weight = 0, done = 0, probed = 0;
+    for (uint64_t i = 0; i < s->n; i++) {
+        s->t[i].kld = -1;
+        n_weight += s->t[i].weight;
+    }
+    if (p->sens_cache) read_sens_cache(s, p->sens_cache);
+    for (uint64_t i = 0; i < s->n; i++) {
+        qtensor *q = &s->t[i];
+        if (!q->weight) continue;
+        done++;
+        int pc = probe_index(q);
+        if (q->kld < 0) {
+            if (!ps && (st = pk_sens_new(in_path, keep_type, p->calib, p->calib_chunks, p, &ps)))
+                goto out;
+            if ((st = pk_sens_probe(ps, q->name, q->cand[pc], &q->kld))) goto out;
+            probed++;
+            pk_log(PK_LOG_INFO, "sensitivity [%d/%d] %s: KLD %.3e at %s (rel err %.3e)", done,
+                   n_weight, q->name, q->kld, pk_qtype_name(q->cand[pc]), q->err[pc]);
+        }
+        q->lambda = q->err[pc] > 0 ? PK_MAX(q->kld, 1e-12) / q->err[pc] : 0;
+    }
+    s->measured = true;
+    if (p->sens_cache && probed) st = write_sens_cache(s, p->sens_cache);
+out:
+    pk_sens_free(ps);
+    return st;
+}
+
 static int keep_override(const pk_quantize_params *p, const char *name, pk_qtype *t) {
     if (!p->keep) return 0;
     for (const char *const *k = p->keep; *k; k++) {
@@ -390,7 +477,7 @@ static int keep_override(const pk_quantize_params *p, const char *name, pk_qtype
         pat[pl] = 0;
         int ty = pk_qtype_from_name(eq + 1);
         if (ty < 0) return pk_err(PK_ERR_INVALID, "--keep '%s': unknown type '%s'", *k, eq + 1);
-        if (strstr(name, pat)) {
+        if (pat[0] == '^' ? !strcmp(name, pat + 1) : strstr(name, pat) != NULL) {
             *t = (pk_qtype)ty;
             return 1;
         }
@@ -501,6 +588,7 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
     int n_layer = parse_arch_layers(s.in);
     bool tied = pk_gguf_tensor_find(s.in, "output.weight") == NULL;
     bool warned_q8 = false;
+    const char *src_recipe = NULL; /* recipe that keeps the weights as they are */
     uint64_t n_params = 0, fixed = 0;
 
     for (uint64_t i = 0; i < s.n; i++) {
@@ -523,6 +611,7 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
             if (src != PK_Q_F32 && src != PK_Q_F16) q->out = PK_Q_F32;
             continue; /* norms, biases, rope_freqs stay as they are */
         }
+        if (!src_recipe) src_recipe = pk_qtype_name(src);
         if (src == PK_Q_Q8_0 && !warned_q8) {
             pk_log(PK_LOG_WARN, "%s: requantizing from Q8_0 adds the Q8_0 error to the new one",
                    in_path);
@@ -541,7 +630,12 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
                 st = PK_ERR_NOMEM;
                 goto fail;
             }
-            if (!pk_imatrix_weights(im, q->name, ne0, q->imat)) {
+            /* tied embeddings: the output matmul's statistics belong to
+             * token_embd (pocket imatrix files them as output.weight) */
+            bool found = pk_imatrix_weights(im, q->name, ne0, q->imat) ||
+                         (tied && !strcmp(q->name, "token_embd.weight") &&
+                          pk_imatrix_weights(im, "output.weight", ne0, q->imat));
+            if (!found) {
                 pk_free(q->imat);
                 q->imat = NULL;
                 if (strcmp(q->name, "token_embd.weight") != 0)
@@ -581,6 +675,8 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
         if (!budget) budget = (uint64_t)(p->target_bpw * (double)n_params / 8.0);
         for (uint64_t i = 0; i < s.n; i++)
             if (s.t[i].weight && (st = measure_errors(&s, &s.t[i]))) goto fail;
+        if (p->calib && src_recipe && (st = measure_sensitivity(&s, in_path, src_recipe)))
+            goto fail;
         if ((st = plan_budget(&s, budget, fixed))) goto fail;
     }
 
