@@ -1,21 +1,14 @@
 #!/usr/bin/python3
-"""Render QMSum meetings as "Speaker: text" lines (as tools/house-model/
-prepare.py does), one blank line between meetings, for calibration and
-held-out text of the quantization bench.
+"""Render QMSum meetings as "Speaker: text" lines with the house model's own
+renderer (tools/house-model/prepare.py), one blank line between meetings,
+for the calibration and held-out text of the quantization bench.
 
 usage: qmsum_text.py SPLIT_DIR FIRST COUNT OUT.txt
 (meetings sorted by file name; FIRST is 0-based)"""
-import glob, json, os, sys
+import glob, os, sys
 
-
-def render(path):
-    d = json.load(open(path, encoding="utf-8"))
-    lines = []
-    for turn in d["meeting_transcripts"]:
-        content = " ".join(turn["content"].split())
-        if content:
-            lines.append(f"{turn['speaker']}: {content}")
-    return "\n".join(lines)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "house-model"))
+from prepare import render  # noqa: E402
 
 
 def main():
