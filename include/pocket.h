@@ -314,8 +314,17 @@ typedef struct pk_quantize_params {
     uint64_t target_bytes;    /* 0 = off; else the file is at most this size */
     double target_bpw;        /* 0 = off; else bits per weight of the 2-D tensors */
     const char *imatrix;      /* importance matrix file (GGUF) or NULL */
-    const char *const *keep;  /* NULL-terminated "NAME_SUBSTRING=TYPE" overrides */
+    const char *const *keep;  /* NULL-terminated "NAME_SUBSTRING=TYPE" overrides
+                                 ("^NAME=TYPE": exactly that tensor) */
     int n_threads;            /* 0 = all cores */
+    int reference;            /* 1: ggml's quantizers only (the bytes llama-quantize
+                                 writes); default: the refined block-scale search */
+    const char *calib;        /* with a budget: measure each tensor's effect on
+                                 the output (KLD over this text) instead of
+                                 estimating it from its role; NULL = estimate */
+    int calib_chunks;         /* windows of calib per probe (0 = 4) */
+    const char *sens_cache;   /* measured sensitivities: read from this file
+                                 when it exists, else written to it; may be NULL */
     void (*report)(void *user, const pk_quantize_report *r); /* may be NULL */
     void *user;
 } pk_quantize_params;

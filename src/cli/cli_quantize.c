@@ -11,14 +11,24 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: pocket quantize IN.gguf OUT.gguf (TYPE | --target-size SIZE | --bpw B)\n"
-        "                       [--imatrix FILE] [--keep NAME=TYPE ...] [-t THREADS] [-q]\n"
+        "                       [--imatrix FILE] [--keep NAME=TYPE ...] [--reference]\n"
+        "                       [-t THREADS] [-q]\n"
         "  TYPE         Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_S Q4_K_M Q5_K_S Q5_K_M\n"
         "               Q6_K IQ4_NL IQ4_XS F16 BF16 F32\n"
         "  --target-size SIZE  largest file allowed, e.g. 3.9GB, 3900MB, 123456789\n"
         "                      (per-tensor types chosen to minimise the error)\n"
         "  --bpw B      the same as a budget in bits per weight\n"
+        "  --calib TEXT with a budget: measure each tensor's effect on the output\n"
+        "               (KLD over TEXT with only that tensor quantized) instead of\n"
+        "               estimating it from the tensor's role\n"
+        "  --calib-chunks N  windows of TEXT per measurement (default 4)\n"
+        "  --sens FILE  measured sensitivities: reused from FILE if it exists,\n"
+        "               else written to it\n"
         "  --imatrix F  importance matrix from `pocket imatrix` (or llama-imatrix)\n"
-        "  --keep N=T   tensors whose name contains N get type T (repeatable)\n"
+        "  --keep N=T   tensors whose name contains N get type T (repeatable;\n"
+        "               ^N=T: the tensor named exactly N)\n"
+        "  --reference  ggml's quantizers only (the bytes llama-quantize writes);\n"
+        "               default: a refined block-scale search, never worse per block\n"
         "  -q           no per-tensor report\n");
 }
 
@@ -92,6 +102,18 @@ int cmd_quantize(int argc, char **argv) {
             keep[n_keep++] = argv[++i];
         } else if (!strcmp(a, "-t") && i + 1 < argc) {
             p.n_threads = atoi(argv[++i]);
+        } else if (!strcmp(a, "--calib") && i + 1 < argc) {
+            p.calib = argv[++i];
+        } else if (!strcmp(a, "--calib-chunks") && i + 1 < argc) {
+            p.calib_chunks = atoi(argv[++i]);
+            if (p.calib_chunks <= 0) {
+                fprintf(stderr, "pocket quantize: bad --calib-chunks '%s'\n", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(a, "--sens") && i + 1 < argc) {
+            p.sens_cache = argv[++i];
+        } else if (!strcmp(a, "--reference")) {
+            p.reference = 1;
         } else if (!strcmp(a, "-q")) {
             rs.quiet = 1;
         } else if (a[0] == '-' && a[1]) {

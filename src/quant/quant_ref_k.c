@@ -283,16 +283,16 @@ static void set2(uint8_t *qs, int e, int v) {
 }
 /* 4-bit field of element e in a 128-byte qs array (q4_K, q5_K low bits,
  * iq4_xs): byte (e/64)*32 + e%32, high nibble for odd 32-groups. */
-static void set4(uint8_t *qs, int e, int v) {
+void pk_q_set4(uint8_t *qs, int e, int v) {
     qs[(e / 64) * 32 + e % 32] |= (uint8_t)((v & 15) << (4 * ((e / 32) & 1)));
 }
 /* 1-bit field: bit e/32 of byte e%32 (q3_K hmask, q5_K qh). */
-static void set1(uint8_t *h, int e, int v) { h[e % 32] |= (uint8_t)((v & 1) << (e / 32)); }
+void pk_q_set1(uint8_t *h, int e, int v) { h[e % 32] |= (uint8_t)((v & 1) << (e / 32)); }
 
 /* q6_K: low nibble in ql byte (e/128)*64 + (e%128/32 & 1)*32 + e%32, high
  * nibble for e%128 >= 64; top 2 bits in qh byte (e/128)*32 + e%32 at bit
  * 2*((e%128)/32). */
-static void q6_set(pk_block_q6_K *b, int e, int v) {
+void pk_q_q6_set(pk_block_q6_K *b, int e, int v) {
     int g = (e % 128) / 32, l = e % 32, n = e / 128;
     b->ql[n * 64 + (g & 1) * 32 + l] |= (uint8_t)((v & 15) << (4 * (g >> 1)));
     b->qh[n * 32 + l] |= (uint8_t)(((v >> 4) & 3) << (2 * g));
@@ -323,7 +323,7 @@ static void k4_scale_min(const uint8_t *s, int j, int *sc, int *m) {
         *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
-static void k4_pack(uint8_t *s, const uint8_t *ls, const uint8_t *lm) {
+void pk_q_k4_pack(uint8_t *s, const uint8_t *ls, const uint8_t *lm) {
     memset(s, 0, PK_K_SCALE_SIZE);
     for (int j = 0; j < 8; j++) {
         if (j < 4) {
@@ -551,7 +551,7 @@ static void q3_K_finish(pk_block_q3_K *y, const float *x, int8_t *L) {
     memset(y->hmask, 0, sizeof(y->hmask));
     memset(y->qs, 0, sizeof(y->qs));
     for (int e = 0; e < PK_QK_K; e++) {
-        set1(y->hmask, e, L[e] > 3);
+        pk_q_set1(y->hmask, e, L[e] > 3);
         set2(y->qs, e, L[e] & 3);
     }
 }
@@ -707,7 +707,7 @@ static void k45_search_imatrix(const float *x, const float *qw, int nmax, uint8_
  * scales and pack the levels. */
 static void k45_finish(const float *x, int nmax, uint8_t *L, const uint8_t *ls, const uint8_t *lm,
                        float d, float dmin, uint16_t *yd, uint16_t *ydmin, uint8_t *yscales) {
-    k4_pack(yscales, ls, lm);
+    pk_q_k4_pack(yscales, ls, lm);
     *yd = pk_fp32_to_fp16(d);
     *ydmin = pk_fp32_to_fp16(dmin);
     for (int j = 0; j < 8; j++) {
@@ -725,7 +725,7 @@ static void q4_K_store(pk_block_q4_K *y, const float *x, uint8_t *L, const uint8
                        const uint8_t *lm, float d, float dmin) {
     k45_finish(x, 15, L, ls, lm, d, dmin, &y->d, &y->dmin, y->scales);
     memset(y->qs, 0, sizeof(y->qs));
-    for (int e = 0; e < PK_QK_K; e++) set4(y->qs, e, L[e]);
+    for (int e = 0; e < PK_QK_K; e++) pk_q_set4(y->qs, e, L[e]);
 }
 
 static void q5_K_store(pk_block_q5_K *y, const float *x, uint8_t *L, const uint8_t *ls,
@@ -734,8 +734,8 @@ static void q5_K_store(pk_block_q5_K *y, const float *x, uint8_t *L, const uint8
     memset(y->qs, 0, sizeof(y->qs));
     memset(y->qh, 0, sizeof(y->qh));
     for (int e = 0; e < PK_QK_K; e++) {
-        set4(y->qs, e, L[e] & 15);
-        set1(y->qh, e, L[e] >> 4);
+        pk_q_set4(y->qs, e, L[e] & 15);
+        pk_q_set1(y->qh, e, L[e] >> 4);
     }
 }
 
@@ -891,7 +891,7 @@ static void q6_K_block(const float *x, pk_block_q6_K *y, const float *qw) {
         for (int k = 0; k < 16; k++)
             L[16 * j + k] = (int8_t)(clampi(pk_q_nearest_int(x[16 * j + k] / d), -32, 31) + 32);
     }
-    for (int e = 0; e < PK_QK_K; e++) q6_set(y, e, L[e]);
+    for (int e = 0; e < PK_QK_K; e++) pk_q_q6_set(y, e, L[e]);
 }
 
 static void q6_K_from_float(const float *src, void *dst, int64_t n) {
@@ -936,7 +936,7 @@ static void vec_dot_q6_K_q8_K(int n, float *out, const void *a, const void *b) {
 
 /* Index of the table value nearest to v (ties to the lower one only when
  * strictly nearer, as ggml's binary search). */
-static int iq4_best_index(float v) {
+int pk_q_iq4_best_index(float v) {
     const int8_t *t = pk_kvalues_iq4nl;
     if (v <= t[0]) return 0;
     if (v >= t[15]) return 15;
@@ -986,7 +986,7 @@ static void iq4_superblock(int sb, const float *x, uint16_t *dh, uint8_t *q4, ui
         float id = 1 / d;
         float sumqx = 0, sumq2 = 0;
         for (int j = 0; j < 32; j++) {
-            int l = iq4_best_index(id * xb[j]);
+            int l = pk_q_iq4_best_index(id * xb[j]);
             Lb[j] = (uint8_t)l;
             float q = t[l];
             sumqx += w[j] * q * xb[j];
@@ -998,7 +998,7 @@ static void iq4_superblock(int sb, const float *x, uint16_t *dh, uint8_t *q4, ui
             id = (itry + t[0]) / max;
             sumqx = sumq2 = 0;
             for (int j = 0; j < 32; j++) {
-                float q = t[iq4_best_index(id * xb[j])];
+                float q = t[pk_q_iq4_best_index(id * xb[j])];
                 sumqx += w[j] * q * xb[j];
                 sumq2 += w[j] * q * q;
             }
@@ -1022,7 +1022,7 @@ static void iq4_superblock(int sb, const float *x, uint16_t *dh, uint8_t *q4, ui
             int l = clampi(pk_q_nearest_int(id * scales[ib]), -32, 31);
             const float dl = d * l;
             const float idl = dl ? 1 / dl : 0.f;
-            for (int j = 0; j < 32; j++) L[32 * ib + j] = (uint8_t)iq4_best_index(idl * x[32 * ib + j]);
+            for (int j = 0; j < 32; j++) L[32 * ib + j] = (uint8_t)pk_q_iq4_best_index(idl * x[32 * ib + j]);
             l += 32;
             if (ib % 2 == 0) scales_l[ib / 2] = (uint8_t)(l & 15);
             else scales_l[ib / 2] |= (uint8_t)((l & 15) << 4);
@@ -1032,7 +1032,7 @@ static void iq4_superblock(int sb, const float *x, uint16_t *dh, uint8_t *q4, ui
         *dh = pk_fp32_to_fp16(scales[0]);
         if (ntry > 0) {
             const float id = scales[0] ? 1 / scales[0] : 0;
-            for (int j = 0; j < sb; j++) L[j] = (uint8_t)iq4_best_index(id * x[j]);
+            for (int j = 0; j < sb; j++) L[j] = (uint8_t)pk_q_iq4_best_index(id * x[j]);
         }
     }
     for (int g = 0; g < sb / 32; g++)

@@ -33,7 +33,7 @@ static void min_max(const float *x, int n, float *lo, float *hi) {
 }
 
 /* 4-bit values v[0..31] into 16 bytes: byte j = v[j] | v[j + 16] << 4 */
-static void pack_nibbles32(uint8_t *qs, const uint8_t *v) {
+void pk_q_pack_nibbles32(uint8_t *qs, const uint8_t *v) {
     for (int j = 0; j < PK_QK / 2; j++) qs[j] = (uint8_t)((v[j] & 15) | (v[j + 16] & 15) << 4);
 }
 static void unpack_nibbles32(const uint8_t *qs, uint8_t *v) {
@@ -45,7 +45,7 @@ static void unpack_nibbles32(const uint8_t *qs, uint8_t *v) {
 /* 5-bit values: low nibbles as above, bit 4 of element j in bit j of qh */
 static void pack_5bit32(uint8_t *qs, uint8_t qh[4], const uint8_t *v) {
     uint32_t h = 0;
-    pack_nibbles32(qs, v);
+    pk_q_pack_nibbles32(qs, v);
     for (int j = 0; j < PK_QK; j++) h |= (uint32_t)((v[j] >> 4) & 1) << j;
     memcpy(qh, &h, 4);
 }
@@ -91,7 +91,7 @@ static void q4_0_from_float(const float *src, void *dst, int64_t n) {
             v[j] = (uint8_t)(q < 15 ? q : 15);
         }
         y[i].d = pk_fp32_to_fp16(d);
-        pack_nibbles32(y[i].qs, v);
+        pk_q_pack_nibbles32(y[i].qs, v);
     }
 }
 
@@ -109,7 +109,7 @@ static void q4_0_quant_row(const float *x, void *dst, int64_t n, const float *qw
         imatrix_weights32(x + ib * PK_QK, qw + ib * PK_QK, sigma2, w);
         float d = pk_q_make_qx(PK_QK, 8, x + ib * PK_QK, L, 1, w);
         y[ib].d = pk_fp32_to_fp16(d);
-        pack_nibbles32(y[ib].qs, (const uint8_t *)L);
+        pk_q_pack_nibbles32(y[ib].qs, (const uint8_t *)L);
     }
 }
 static size_t q4_0_quantize(const float *src, void *dst, int64_t nr, int64_t npr, const float *qw) {
@@ -156,7 +156,7 @@ static void q4_1_from_float(const float *src, void *dst, int64_t n) {
         }
         y[i].d = pk_fp32_to_fp16(d);
         y[i].m = pk_fp32_to_fp16(lo);
-        pack_nibbles32(y[i].qs, v);
+        pk_q_pack_nibbles32(y[i].qs, v);
     }
 }
 
@@ -174,7 +174,7 @@ static void q4_1_quant_row(const float *x, void *dst, int64_t n, const float *qw
         float d = pk_q_make_qkx3(PK_QK, 15, x + ib * PK_QK, w, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
         y[ib].d = pk_fp32_to_fp16(d);
         y[ib].m = pk_fp32_to_fp16(-neg_min);
-        pack_nibbles32(y[ib].qs, L);
+        pk_q_pack_nibbles32(y[ib].qs, L);
     }
 }
 static size_t q4_1_quantize(const float *src, void *dst, int64_t nr, int64_t npr, const float *qw) {

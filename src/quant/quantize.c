@@ -5,6 +5,8 @@
  * output GGUF: each tensor is converted and quantized while the writer asks
  * for it, so only one tensor's output is in memory at a time. */
 #include "quant/quantize.h"
+#include "quant/quant_refine.h"
+#include "quant/quant_sens.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -22,7 +24,15 @@ typedef struct rows_job {
     int64_t n_rows, n_per_row;
     const float *imatrix;
     size_t row_bytes;
+    pk_quantize_fn fn;      /* refined quantizer or NULL */
 } rows_job;
+
+/* The quantizer of type t: the refined one when asked and available, else
+ * the reference imatrix-aware one; NULL means from_float row by row. */
+static pk_quantize_fn quantizer_of(pk_qtype t, bool refine) {
+    pk_quantize_fn fn = refine ? pk_refine_fn(t) : NULL;
+    return fn ? fn : pk_qtraits_of(t)->quantize;
+}
 
 static void rows_task(void *arg, int ith, int nth) {
     rows_job *j = arg;
@@ -31,8 +41,8 @@ static void rows_task(void *arg, int ith, int nth) {
     if (r1 <= r0) return;
     const float *src = j->src + r0 * j->n_per_row;
     uint8_t *dst = j->dst + (size_t)r0 * j->row_bytes;
-    if (q->quantize) {
-        q->quantize(src, dst, r1 - r0, j->n_per_row, j->imatrix);
+    if (j->fn) {
+        j->fn(src, dst, r1 - r0, j->n_per_row, j->imatrix);
     } else {
         for (int64_t r = r0; r < r1; r++, src += j->n_per_row, dst += j->row_bytes)
             q->from_float(src, dst, j->n_per_row);
@@ -40,7 +50,7 @@ static void rows_task(void *arg, int ith, int nth) {
 }
 
 size_t pk_quantize_rows(pk_pool *pool, pk_qtype t, const float *src, void *dst,
-                        int64_t n_rows, int64_t n_per_row, const float *imatrix) {
+                        int64_t n_rows, int64_t n_per_row, const float *imatrix, bool refine) {
     const pk_qtraits *q = pk_qtraits_of(t);
     size_t row_bytes = pk_row_size(t, n_per_row);
     if (!q || !row_bytes || (!q->quantize && !q->from_float)) {
@@ -48,7 +58,7 @@ size_t pk_quantize_rows(pk_pool *pool, pk_qtype t, const float *src, void *dst,
                (long long)n_per_row, pk_qtype_name(t));
         return 0;
     }
-    rows_job j = { t, src, dst, n_rows, n_per_row, imatrix, row_bytes };
+    rows_job j = { t, src, dst, n_rows, n_per_row, imatrix, row_bytes, quantizer_of(t, refine) };
     /* small jobs on one thread: the pool's wake-up costs more than it saves */
     int nth = n_rows * n_per_row < 65536 ? 1 : pk_pool_size(pool);
     pk_pool_run_n(pool, (int)PK_MIN(nth, PK_MAX(n_rows, 1)), rows_task, &j);
@@ -60,6 +70,7 @@ typedef struct err_job {
     const float *rows;
     int64_t n_rows, n_per_row;
     const float *imatrix;
+    pk_quantize_fn fn;
     uint8_t *qbuf;    /* (nth, row_bytes) */
     float *deq;       /* (nth, n_per_row) */
     double num[64], den[64];
@@ -75,7 +86,7 @@ static void err_task(void *arg, int ith, int nth) {
     double num = 0, den = 0;
     for (int64_t r = ith; r < j->n_rows; r += nth) {
         const float *x = j->rows + r * j->n_per_row;
-        if (q->quantize) q->quantize(x, qb, 1, j->n_per_row, j->imatrix);
+        if (j->fn) j->fn(x, qb, 1, j->n_per_row, j->imatrix);
         else q->from_float(x, qb, j->n_per_row);
         q->to_float(qb, dq, j->n_per_row);
         for (int64_t c = 0; c < j->n_per_row; c++) {
@@ -91,7 +102,7 @@ static void err_task(void *arg, int ith, int nth) {
 
 double pk_quant_rel_error(pk_pool *pool, pk_qtype t, const float *rows,
                           int64_t n_rows, int64_t n_per_row,
-                          const float *imatrix) {
+                          const float *imatrix, bool refine) {
     const pk_qtraits *q = pk_qtraits_of(t);
     size_t rb = pk_row_size(t, n_per_row);
     if (!q || !rb || !q->to_float || (!q->quantize && !q->from_float)) {
@@ -107,6 +118,7 @@ double pk_quant_rel_error(pk_pool *pool, pk_qtype t, const float *rows,
     j->n_rows = n_rows;
     j->n_per_row = n_per_row;
     j->imatrix = imatrix;
+    j->fn = quantizer_of(t, refine);
     j->qbuf = pk_malloc(rb * (size_t)nth);
     j->deq = pk_malloc(sizeof(float) * (size_t)n_per_row * (size_t)nth);
     double res = -1;
@@ -236,7 +248,9 @@ typedef struct qtensor {
     pk_qtype cand[MAX_CAND];
     double err[MAX_CAND];   /* relative weighted error per candidate */
     int pick;               /* index into cand during the budget search */
-    double lambda;          /* sensitivity of the output to this tensor */
+    double lambda;          /* output loss per unit of relative error, or a
+                               role weight (then scaled by the element count) */
+    double kld;             /* measured KLD at the probe type, or -1 */
 } qtensor;
 
 typedef struct qstate {
@@ -248,6 +262,7 @@ typedef struct qstate {
     int index;              /* tensors written so far */
     float *fbuf;            /* scratch floats for conversion */
     size_t fbuf_n;
+    bool measured;          /* lambdas are measured KLD per unit error */
 } qstate;
 
 static uint64_t n_elems(const pk_gguf_tensor *t) {
@@ -305,7 +320,8 @@ static pk_status measure_errors(qstate *s, qtensor *q) {
         if ((st = rows_to_float(q, r, 1, s->fbuf + i * ne0))) return st;
     }
     for (int c = 0; c < q->n_cand; c++) {
-        double e = pk_quant_rel_error(s->pool, q->cand[c], s->fbuf, ns, ne0, q->imat);
+        double e = pk_quant_rel_error(s->pool, q->cand[c], s->fbuf, ns, ne0, q->imat,
+                                      !s->p->reference);
         if (e < 0) {
             pk_err_prefix("tensor %s", q->name);
             return PK_ERR_UNSUPPORTED;
@@ -346,7 +362,8 @@ static pk_status plan_budget(qstate *s, uint64_t budget, uint64_t fixed) {
             for (int c = q->pick + 1; c < q->n_cand; c++) {
                 uint64_t nb = tensor_bytes(q, q->cand[c]);
                 if (nb <= cur || total - cur + nb > budget) continue;
-                double gain = q->lambda * (q->err[q->pick] - q->err[c]) * (double)n_elems(q->src);
+                double gain = q->lambda * (q->err[q->pick] - q->err[c]) *
+                              (s->measured ? 1.0 : (double)n_elems(q->src));
                 double rate = gain / (double)(nb - cur);
                 if (gain > 0 && rate > best) {
                     best = rate;
@@ -365,6 +382,88 @@ static pk_status plan_budget(qstate *s, uint64_t budget, uint64_t fixed) {
     return PK_OK;
 }
 
+/* ---- measured sensitivity ---- */
+
+/* The probe type: the candidate nearest 3.5 bits per weight (q3_K on the
+ * k-quant ladder), where the output loss is large enough to measure and
+ * still in the regime the budget picks from. */
+static int probe_index(const qtensor *q) {
+    int best = 0;
+    double bd = 1e9;
+    for (int c = 0; c < q->n_cand; c++) {
+        const pk_qtraits *t = pk_qtraits_of(q->cand[c]);
+        double d = fabs(t->bytes * 8.0 / t->blck - 3.5);
+        if (d < bd) {
+            bd = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+static void read_sens_cache(qstate *s, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[512], name[300], type[32];
+    double kld;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%299s %lf %31s", name, &kld, type) != 3) continue;
+        for (uint64_t i = 0; i < s->n; i++) {
+            qtensor *q = &s->t[i];
+            if (q->weight && !strcmp(q->name, name) &&
+                !strcasecmp(pk_qtype_name(q->cand[probe_index(q)]), type))
+                q->kld = kld;
+        }
+    }
+    fclose(f);
+}
+
+static pk_status write_sens_cache(const qstate *s, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) return pk_err(PK_ERR_IO, "cannot write sensitivity file %s", path);
+    fprintf(f, "# pocket quantize: tensor, mean KLD with only it quantized, probe type\n");
+    for (uint64_t i = 0; i < s->n; i++) {
+        const qtensor *q = &s->t[i];
+        if (q->weight && q->kld >= 0)
+            fprintf(f, "%s %.9e %s\n", q->name, q->kld, pk_qtype_name(q->cand[probe_index(q)]));
+    }
+    return fclose(f) ? pk_err(PK_ERR_IO, "cannot write sensitivity file %s", path) : PK_OK;
+}
+
+/* lambda = KLD at the probe type / relative error at the probe type: the
+ * loss of each candidate is then estimated as lambda * its error. */
+static pk_status measure_sensitivity(qstate *s, const char *in_path, const char *keep_type) {
+    const pk_quantize_params *p = s->p;
+    pk_sens *ps = NULL;
+    pk_status st = PK_OK;
+    int n_weight = 0, done = 0, probed = 0;
+    for (uint64_t i = 0; i < s->n; i++) {
+        s->t[i].kld = -1;
+        n_weight += s->t[i].weight;
+    }
+    if (p->sens_cache) read_sens_cache(s, p->sens_cache);
+    for (uint64_t i = 0; i < s->n; i++) {
+        qtensor *q = &s->t[i];
+        if (!q->weight) continue;
+        done++;
+        int pc = probe_index(q);
+        if (q->kld < 0) {
+            if (!ps && (st = pk_sens_new(in_path, keep_type, p->calib, p->calib_chunks, p, &ps)))
+                goto out;
+            if ((st = pk_sens_probe(ps, q->name, q->cand[pc], &q->kld))) goto out;
+            probed++;
+            pk_log(PK_LOG_INFO, "sensitivity [%d/%d] %s: KLD %.3e at %s (rel err %.3e)", done,
+                   n_weight, q->name, q->kld, pk_qtype_name(q->cand[pc]), q->err[pc]);
+        }
+        q->lambda = q->err[pc] > 0 ? PK_MAX(q->kld, 1e-12) / q->err[pc] : 0;
+    }
+    s->measured = true;
+    if (p->sens_cache && probed) st = write_sens_cache(s, p->sens_cache);
+out:
+    pk_sens_free(ps);
+    return st;
+}
+
 static int keep_override(const pk_quantize_params *p, const char *name, pk_qtype *t) {
     if (!p->keep) return 0;
     for (const char *const *k = p->keep; *k; k++) {
@@ -378,7 +477,7 @@ static int keep_override(const pk_quantize_params *p, const char *name, pk_qtype
         pat[pl] = 0;
         int ty = pk_qtype_from_name(eq + 1);
         if (ty < 0) return pk_err(PK_ERR_INVALID, "--keep '%s': unknown type '%s'", *k, eq + 1);
-        if (strstr(name, pat)) {
+        if (pat[0] == '^' ? !strcmp(name, pat + 1) : strstr(name, pat) != NULL) {
             *t = (pk_qtype)ty;
             return 1;
         }
@@ -412,7 +511,8 @@ static pk_status produce_tensor(void *user, void *out, uint64_t n_bytes) {
             int64_t n = PK_MIN(chunk, rows - r);
             if ((st = rows_to_float(q, r, n, s->fbuf))) return st;
             uint8_t *dst = (uint8_t *)out + (size_t)r * rb;
-            if (!pk_quantize_rows(s->pool, q->out, s->fbuf, dst, n, ne0, q->imat)) {
+            if (!pk_quantize_rows(s->pool, q->out, s->fbuf, dst, n, ne0, q->imat,
+                                  !s->p->reference)) {
                 pk_err_prefix("tensor %s", q->name);
                 return PK_ERR_UNSUPPORTED;
             }
@@ -488,6 +588,7 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
     int n_layer = parse_arch_layers(s.in);
     bool tied = pk_gguf_tensor_find(s.in, "output.weight") == NULL;
     bool warned_q8 = false;
+    const char *src_recipe = NULL; /* recipe that keeps the weights as they are */
     uint64_t n_params = 0, fixed = 0;
 
     for (uint64_t i = 0; i < s.n; i++) {
@@ -510,6 +611,7 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
             if (src != PK_Q_F32 && src != PK_Q_F16) q->out = PK_Q_F32;
             continue; /* norms, biases, rope_freqs stay as they are */
         }
+        if (!src_recipe) src_recipe = pk_qtype_name(src);
         if (src == PK_Q_Q8_0 && !warned_q8) {
             pk_log(PK_LOG_WARN, "%s: requantizing from Q8_0 adds the Q8_0 error to the new one",
                    in_path);
@@ -528,7 +630,12 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
                 st = PK_ERR_NOMEM;
                 goto fail;
             }
-            if (!pk_imatrix_weights(im, q->name, ne0, q->imat)) {
+            /* tied embeddings: the output matmul's statistics belong to
+             * token_embd (pocket imatrix files them as output.weight) */
+            bool found = pk_imatrix_weights(im, q->name, ne0, q->imat) ||
+                         (tied && !strcmp(q->name, "token_embd.weight") &&
+                          pk_imatrix_weights(im, "output.weight", ne0, q->imat));
+            if (!found) {
                 pk_free(q->imat);
                 q->imat = NULL;
                 if (strcmp(q->name, "token_embd.weight") != 0)
@@ -568,6 +675,8 @@ pk_status pk_quantize_model(const char *in_path, const char *out_path,
         if (!budget) budget = (uint64_t)(p->target_bpw * (double)n_params / 8.0);
         for (uint64_t i = 0; i < s.n; i++)
             if (s.t[i].weight && (st = measure_errors(&s, &s.t[i]))) goto fail;
+        if (p->calib && src_recipe && (st = measure_sensitivity(&s, in_path, src_recipe)))
+            goto fail;
         if ((st = plan_budget(&s, budget, fixed))) goto fail;
     }
 

@@ -43,16 +43,18 @@ bool pk_imatrix_weights(const pk_imatrix *im, const char *name, int64_t n_cols,
 /* ---- tensor-level helpers (used by the quantizer and tests) ---- */
 
 /* Quantize n_rows x n_per_row floats into dst with type t, using the
- * imatrix-aware entry when imatrix != NULL. Returns bytes written, 0 on
- * failure (error set). Splits rows across the pool. */
+ * imatrix-aware entry when imatrix != NULL; refine: the refined quantizer
+ * of quant_refine.h where the type has one, else ggml's. Returns bytes
+ * written, 0 on failure (error set). Splits rows across the pool. */
 size_t pk_quantize_rows(pk_pool *pool, pk_qtype t, const float *src, void *dst,
-                        int64_t n_rows, int64_t n_per_row, const float *imatrix);
+                        int64_t n_rows, int64_t n_per_row, const float *imatrix,
+                        bool refine);
 
 /* Relative weighted squared error of quantizing rows with type t:
  * sum_ij w_j (x_ij - q(x)_ij)^2 / sum_ij w_j x_ij^2 (w = 1 without imatrix).
  * Returns a negative value on failure (error set). Uses the pool. */
 double pk_quant_rel_error(pk_pool *pool, pk_qtype t, const float *rows,
                           int64_t n_rows, int64_t n_per_row,
-                          const float *imatrix);
+                          const float *imatrix, bool refine);
 
 #endif
