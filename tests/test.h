@@ -5,6 +5,7 @@
 #define PK_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,14 @@ static inline int pk_test_summary(void) {
     fprintf(stderr, "%d tests, %d checks, %d failed checks, %d skipped\n",
             pk_t_ran, pk_t_checks, pk_t_fail, pk_t_skipped);
     return pk_t_fail ? 1 : 0;
+}
+
+/* Deterministic test data: xorshift64, uniform in [-1, 1). */
+static inline float pk_test_frand(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (float)((*state >> 40) * (1.0 / (1ull << 24))) * 2.0f - 1.0f;
 }
 
 #endif

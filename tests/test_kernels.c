@@ -13,12 +13,7 @@
 #include <stdlib.h>
 
 static uint64_t rs = 0x1234567ull;
-static float frand(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (float)((rs >> 40) * (1.0 / 16777216.0)) * 2 - 1;
-}
+static float frand(void) { return pk_test_frand(&rs); }
 
 static void fill(float *x, int n, int mode) {
     for (int i = 0; i < n; i++) {
