@@ -253,8 +253,11 @@ def contact_sheet(args, tmp, path):
     rows = []
     for i in (1, 2, 3):
         img = cv2.imread(os.path.join(SHARED, "people", "girl-%d.jpg" % i))
-        seg = cv2.imread(os.path.join(SHARED, "segmentation", "reference",
-                                      "girl-%d.general.png" % i), cv2.IMREAD_GRAYSCALE)
+        # what `pocket erase --point` selects: the larger of the general and
+        # landscape models' probabilities (reference runtime outputs)
+        seg = np.maximum(*[cv2.imread(os.path.join(SHARED, "segmentation", "reference",
+                                                   "girl-%d.%s.png" % (i, k)), cv2.IMREAD_GRAYSCALE)
+                           for k in ("general", "landscape")])
         m = (seg >= 128).astype(np.uint8)
         m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17)))
         tel, _ = opencv_fill(img, m, cv2.INPAINT_TELEA)
@@ -269,7 +272,7 @@ def contact_sheet(args, tmp, path):
     wmax = rows[0].shape[1]
     sheet = np.vstack(rows)
     head = np.full((28, wmax, 3), 255, np.uint8)
-    for k, lab in enumerate(("original", "mask (person, +8 px)", "OpenCV Telea", "pocket")):
+    for k, lab in enumerate(("original", "mask (2 models, +8 px)", "OpenCV Telea", "pocket")):
         cv2.putText(head, lab, (k * (tile_w + 4) + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                     (0, 0, 0), 1, cv2.LINE_AA)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -381,7 +381,8 @@ typedef struct pk_erase_opts {
     int n_threads;          /* 0 = all cores */
     const char *seg_model;  /* selfie segmentation .tflite for POINT/BOX;
                                NULL = env POCKET_SEG_MODEL or the built-in
-                               path to ../shared */
+                               path to ../shared, plus the landscape model
+                               beside it when present (per-pixel maximum) */
     int quality;            /* JPEG output quality 1..100; 0 = 92 */
 } pk_erase_opts;
 

@@ -29,7 +29,9 @@ static void usage(FILE *f) {
             "  -t N         threads (default: all cores)\n"
             "  -q QUALITY   JPEG quality 1..100 (default 92)\n"
             "  --seg-model FILE  selfie segmentation .tflite (default: $POCKET_SEG_MODEL\n"
-            "               or ../shared/images/segmentation/selfie_segmentation.tflite)\n");
+            "               or ../shared/images/segmentation/selfie_segmentation.tflite,\n"
+            "               with selfie_segmentation_landscape.tflite beside it when\n"
+            "               present: the larger person probability of the two)\n");
 }
 
 /* n comma-separated integers, nothing else. */

@@ -10,6 +10,7 @@
 #include "vision/seg.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- distance transform and dilation ---- */
@@ -176,17 +177,55 @@ pk_erase_opts pk_erase_default_opts(void) {
     return o;
 }
 
-/* Person probability at 8 bits for the whole photo. OUT *prob (w*h, caller
- * frees). */
-static pk_status segment(const uint8_t *rgb, int w, int h, const pk_erase_opts *o,
-                         pk_pool *pool, uint8_t **prob) {
+/* Person probability at 8 bits for the whole photo from one model (path;
+ * NULL: the default). OUT prob (w*h). */
+static pk_status segment_one(const char *path, const uint8_t *rgb, int w, int h,
+                             pk_pool *pool, uint8_t *prob) {
     pk_seg *seg = NULL;
-    pk_status st = pk_seg_new(o->seg_model, &seg);
+    pk_status st = pk_seg_new(path, &seg);
     if (st != PK_OK) return st;
     pk_seg_set_pool(seg, pool);
-    *prob = pk_malloc((size_t)w * (size_t)h);
-    st = *prob ? pk_seg_run_u8(seg, rgb, w, h, *prob) : PK_ERR_NOMEM;
+    st = pk_seg_run_u8(seg, rgb, w, h, prob);
     pk_seg_free(seg);
+    return st;
+}
+
+/* The landscape model beside the default general one: the default path
+ * with its file name selfie_segmentation.tflite replaced by
+ * selfie_segmentation_landscape.tflite. OUT buf (n bytes); 0 when the
+ * default path has another name. */
+static int landscape_path(char *buf, size_t n) {
+    static const char gen[] = "selfie_segmentation.tflite";
+    const char *d = pk_seg_default_model();
+    size_t ld = strlen(d), lg = sizeof gen - 1;
+    if (ld < lg || strcmp(d + ld - lg, gen) || (ld > lg && d[ld - lg - 1] != '/')) return 0;
+    return snprintf(buf, n, "%.*sselfie_segmentation_landscape.tflite", (int)(ld - lg), d) <
+           (int)n;
+}
+
+/* Person probability at 8 bits for the whole photo. With the default model
+ * the landscape model next to it (when present) runs too and each pixel
+ * takes the larger of the two probabilities: on ../shared's girl-1 the
+ * general model misses the raised forearm (p = 0 there) that the landscape
+ * model finds, and neither model's output is changed. A model given with
+ * --seg-model runs alone. OUT *prob (w*h, caller frees). */
+static pk_status segment(const uint8_t *rgb, int w, int h, const pk_erase_opts *o,
+                         pk_pool *pool, uint8_t **prob) {
+    size_t n = (size_t)w * (size_t)h;
+    char lpath[4096];
+    *prob = pk_malloc(n);
+    if (!*prob) return PK_ERR_NOMEM;
+    pk_status st = segment_one(o->seg_model, rgb, w, h, pool, *prob);
+    if (st != PK_OK || o->seg_model || !landscape_path(lpath, sizeof lpath)) return st;
+    FILE *f = fopen(lpath, "rb"); /* absent: the general model alone */
+    if (!f) return st;
+    fclose(f);
+    uint8_t *p2 = pk_malloc(n);
+    if (!p2) return PK_ERR_NOMEM;
+    st = segment_one(lpath, rgb, w, h, pool, p2);
+    for (size_t i = 0; st == PK_OK && i < n; i++)
+        if (p2[i] > (*prob)[i]) (*prob)[i] = p2[i];
+    pk_free(p2);
     return st;
 }
 
