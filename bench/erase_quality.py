@@ -8,7 +8,8 @@ PSNR and sharpness per hole size, the time and peak RSS of a 12 MP fill with
 2 threads, and writes the contact sheet docs/erase-contact-sheet.jpg.
 
   /usr/bin/python3 bench/erase_quality.py [--bin build/bench/erase_fill]
-      [--threads 2] [--no-12mp] [--sheet docs/erase-contact-sheet.jpg]
+      [--threads 2] [--seeds 0,1,2,3,4,5] [--no-12mp]
+      [--sheet docs/erase-contact-sheet.jpg]
 Needs python3-opencv and numpy (Debian: apt-get install python3-opencv)."""
 import argparse
 import os
@@ -176,12 +177,17 @@ def run_quality(args, tmp):
             m = place_hole(shape, forbid, frac)
             truth_sharp = metrics(img, img, m)[2]
             for meth, flag in METHODS:
-                if flag is None:
-                    out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp, args.extra.split())
-                    assert (out[m == 0] == img[m == 0]).all(), "pixels outside the hole changed"
+                if flag is None:  # mean over the seeds: one fill is noisy
+                    runs = []
+                    for seed in args.seeds.split(","):
+                        out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp,
+                                                 ["--seed", seed] + args.extra.split())
+                        assert (out[m == 0] == img[m == 0]).all(), "pixels outside the hole changed"
+                        runs.append(metrics(img, out, m) + (ms,))
+                    s, p, sh, ms = np.mean(runs, 0)
                 else:
                     out, ms = opencv_fill(img, m, flag)
-                s, p, sh = metrics(img, out, m)
+                    s, p, sh = metrics(img, out, m)
                 rows.append((name, size, m.mean(), meth, s, p, sh, ms, truth_sharp))
                 if args.verbose:
                     print("%-8s %-6s %4.1f%% %-6s ssim %.4f psnr %5.2f sharp %.2f (truth %.2f) %7.1f ms"
@@ -289,6 +295,8 @@ def main():
     ap.add_argument("--sheet", default=os.path.join(ROOT, "docs", "erase-contact-sheet.jpg"))
     ap.add_argument("--no-sheet", action="store_true")
     ap.add_argument("--images", help="comma-separated subset: girl-1,...,hills,bricks")
+    ap.add_argument("--seeds", default="0,1,2,3,4,5",
+                    help="pocket's seeds; its rows are the means over them")
     ap.add_argument("--extra", default="", help='more erase_fill options, e.g. "--patch 9 "')
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()

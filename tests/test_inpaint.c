@@ -93,7 +93,7 @@ static int same_outside(const uint8_t *a, const uint8_t *b, const uint8_t *m, si
 static void test_errors(void) {
     uint8_t rgb[4 * 4 * 3] = { 0 }, m[16] = { 0 };
     pk_inpaint_opts o = pk_inpaint_default_opts();
-    CHECK(o.patch == 9 && o.max_side > 0 && o.iters > 0 && o.seed == 0);
+    CHECK(o.patch == 13 && o.max_side > 0 && o.iters > 0 && o.seed == 0);
     m[5] = 1;
     CHECK(pk_inpaint(NULL, 4, 4, m, &o, NULL) == PK_ERR_INVALID);
     CHECK(strstr(pk_last_error(), "NULL") != NULL);

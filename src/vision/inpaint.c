@@ -21,7 +21,7 @@ enum {
     M_SRC = 2,           /* mask bit: a patch centred here may be copied */
     BAND_H = 16,         /* rows per search band (fixed: determinism) */
     MAX_PATCH = 63,      /* SSD of a 63x63 RGB patch fits in int32 */
-    DEF_PATCH = 9,
+    DEF_PATCH = 13,
     REFINE_PATCH = 7,    /* largest patch above max_side (speed) */
     DEF_MAX_SIDE = 1024,
     DEF_ITERS = 5,

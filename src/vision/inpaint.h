@@ -11,7 +11,7 @@
 
 typedef struct pk_inpaint_opts {
     uint64_t seed;   /* random search seed; same seed, same output */
-    int patch;       /* patch side in pixels, odd; 0 = default (9); levels
+    int patch;       /* patch side in pixels, odd; 0 = default (13); levels
                         finer than max_side use at most 7 */
     int max_side;    /* solve at most at this resolution (longer side), then
                         upsample the fill; 0 = default (chosen by inpaint.c) */
