@@ -60,6 +60,13 @@ static void mm_rows(void *arg, int ith, int nth) {
         int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
         int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
+        if (j->n < 4) { /* decode: one token at a time through the GEMV kernels */
+            for (int t = 0; t < nt; t++)
+                pk_gemv(w->type, (int)w->ne0, (int)nr, j->y[k] + (size_t)(t0 + t) * ne1 + (size_t)r0,
+                        (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
+                        j->xq + (size_t)(t0 + t) * j->xq_row);
+            continue;
+        }
         pk_gemm(w->type, (int)w->ne0, (int)nr, nt, j->y[k] + (size_t)t0 * ne1 + (size_t)r0, ne1,
                 (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
                 j->xq + (size_t)t0 * j->xq_row, j->xq_row);
