@@ -18,17 +18,20 @@ enum {
     MM_MAX = 3,
     MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
     MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
+    MM_ITEMS = 8,    /* decode: work items per thread for the largest weight of a job */
 };
 
 /* Several weights with the same input x: x is converted to their shared
  * vec_dot type once, and one pool run covers the rows of all of them. The
- * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
- * take from an atomic counter, so a slower core takes fewer items instead
- * of holding up the others at the barrier. */
+ * work is cut into items of MM_ROWS rows (decode: larger, see matmul_n) x
+ * MM_TOKENS tokens that threads take from an atomic counter, so a slower
+ * core takes fewer items instead of holding up the others at the barrier.
+ * Decode (fewer than 4 tokens) runs the GEMV kernels, token by token. */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
+    int rows;               /* rows per work item */
     int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
     int n_tblk;             /* token blocks */
     const float *x;         /* (n, ne0) */
@@ -57,7 +60,7 @@ static void mm_rows(void *arg, int ith, int nth) {
         int tb = it / j->chunks[j->nw], c = it % j->chunks[j->nw], k = 0;
         while (c >= j->chunks[k + 1]) k++;
         const pk_tensor *w = j->w[k];
-        int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
+        int64_t r0 = (int64_t)(c - j->chunks[k]) * j->rows, nr = PK_MIN((int64_t)j->rows, w->ne1 - r0);
         int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
         if (j->n < 4) { /* decode: one token at a time through the GEMV kernels */
@@ -81,11 +84,18 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
             return;
         }
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
-                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS };
+                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS,
+                 .rows = MM_ROWS };
+    if (n < 4) { /* decode: about MM_ITEMS items per thread, so each is a long sequential stream of weights */
+        int64_t most = 0;
+        for (int k = 0; k < nw; k++) most = PK_MAX(most, ws[k]->ne1);
+        int64_t per = most / ((int64_t)MM_ITEMS * pk_pool_size(ctx->pool));
+        j.rows = (int)PK_MAX((int64_t)MM_ROWS, (per + MM_ROWS - 1) / MM_ROWS * MM_ROWS);
+    }
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
-        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
+        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + j.rows - 1) / j.rows);
     }
     atomic_init(&j.next, 0);
     if (vt == PK_Q_F32) {

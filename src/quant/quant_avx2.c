@@ -416,8 +416,61 @@ static inline float row_q8(const uint8_t *w, const pk_block_q8_0 *xb, int nb, bo
     return hsum_ps(acc);
 }
 
+/* q4_0 rows two blocks at a time: block A's 16 bytes in the low half of a
+ * register, B's in the high half, so one mask gives [A 0-15 | B 0-15] and
+ * one shift-and-mask [A 16-31 | B 16-31]; the activations are laid out
+ * the same way once per call (xp). The nibbles go in unsigned (0..15) and
+ * the -8 offset is subtracted as 8 * (sums of the activations), exact in
+ * int32, precomputed per pair. Per pair: two maddubs, one madd, one float
+ * multiply-add, half the operations of the one-block loop. */
+enum { Q4P_MAX = 256 }; /* pairs per row the stack layout holds (n <= 16384) */
+
+typedef struct q4_pair {
+    __m256i ylo, yhi; /* [yA 0-15 | yB 0-15], [yA 16-31 | yB 16-31] */
+    __m256i off;      /* 8 * the sums of those, per int32 lane of madd */
+} q4_pair;
+
+static inline float row_q4_0_pairs(const pk_block_q4_0 *b, const q4_pair *xp, const float *dy, int np) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < np; i++, b += 2) {
+        if (!(i & 1)) prefetch_lines(b, 2);
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                            _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xp[i].ylo), _mm256_maddubs_epi16(hi, xp[i].yhi));
+        p = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), xp[i].off);
+        __m128i dd = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
+        __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dd), _mm_castpd_ps(_mm_load_sd((const double *)(dy + 2 * i))));
+        __m256 d = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), spread);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
 static void gemv_q4_0(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
-    for (int r = 0; r < nr; r++) y[r] = row_q8((const uint8_t *)w + (size_t)r * wrow, x, n / PK_QK, true);
+    const pk_block_q8_0 *xb = x;
+    int nb = n / PK_QK, np = nb / 2;
+    if (nb % 2 || np > Q4P_MAX) {
+        for (int r = 0; r < nr; r++) y[r] = row_q8((const uint8_t *)w + (size_t)r * wrow, xb, nb, true);
+        return;
+    }
+    q4_pair xp[Q4P_MAX];
+    float dy[2 * Q4P_MAX];
+    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < np; i++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)xb[2 * i].qs);
+        __m256i c = _mm256_loadu_si256((const __m256i *)xb[2 * i + 1].qs);
+        xp[i].ylo = _mm256_permute2x128_si256(a, c, 0x20);
+        xp[i].yhi = _mm256_permute2x128_si256(a, c, 0x31);
+        __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(eight, xp[i].ylo), _mm256_maddubs_epi16(eight, xp[i].yhi));
+        xp[i].off = _mm256_madd_epi16(s, ones);
+        dy[2 * i] = h2f(xb[2 * i].d);
+        dy[2 * i + 1] = h2f(xb[2 * i + 1].d);
+    }
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q4_0_pairs((const pk_block_q4_0 *)((const uint8_t *)w + (size_t)r * wrow), xp, dy, np);
 }
 
 static void gemv_q8_0(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
