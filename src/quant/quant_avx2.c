@@ -381,7 +381,7 @@ static void dot_q6_K(int n, float *out, const void *a, const void *b) {
 
 enum { PF_AHEAD = 2048 };
 
-static inline void prefetch_lines(const void *p, int lines) {
+static inline __attribute__((always_inline)) void prefetch_lines(const void *p, int lines) {
     for (int l = 0; l < lines; l++) _mm_prefetch((const char *)p + PF_AHEAD + 64 * l, _MM_HINT_T0);
 }
 
@@ -494,30 +494,40 @@ static inline __m128i k4_scales16(const uint8_t *s, __m128i *sc16) {
 
 /* one q4_K row against x: sum of d * dy * sum(sc * q * y) - dmin * dy *
  * sum(m * bsum) over the super-blocks */
-/* one q4_K row against x: sum over super-blocks of d * dy * sum(sc * q *
- * y) - dmin * dy * sum(m * bsum) */
-static inline float row_q4_K(const pk_block_q4_K *b, const pk_block_q8_K *yb, int nb) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
+/* one q4_K or q5_K row against x (they share the scales and nibbles; q5_K
+ * adds bit g of qh[l] as bit 4 of value 32 g + l): sum over super-blocks of
+ * d * dy * sum(sc * q * y) - dmin * dy * sum(m * bsum) */
+static inline __attribute__((always_inline)) float row_q45_K(const uint8_t *w, size_t bytes,
+                                                             const pk_block_q8_K *yb, int nb, bool q5) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
-    for (int i = 0; i < nb; i++, b++, yb++) {
-        prefetch_lines(b, 3); /* 144 bytes */
+    for (int i = 0; i < nb; i++, w += bytes, yb++) {
+        const pk_block_q4_K *b4 = (const pk_block_q4_K *)w;
+        const pk_block_q5_K *b5 = (const pk_block_q5_K *)w;
+        const uint8_t *scales = q5 ? b5->scales : b4->scales, *qs = q5 ? b5->qs : b4->qs;
+        prefetch_lines(w, 3); /* 144 / 176 bytes */
         /* sums of the 32 activations of each sub-block */
         __m128i bp = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb->bsums),
                                     _mm_loadu_si128((const __m128i *)(yb->bsums + 8)));
         __m128i sc16;
-        __m128i mn = _mm_madd_epi16(k4_scales16(b->scales, &sc16), bp);
+        __m128i mn = _mm_madd_epi16(k4_scales16(scales, &sc16), bp);
         __m256i sc = _mm256_broadcastsi128_si256(sc16), is = _mm256_setzero_si256();
+        __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
-            __m256i bits = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
             __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (q5) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+            }
             __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(yb->qs + 64 * j)));
             __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(yb->qs + 64 * j + 32)));
             is = _mm256_add_epi32(is, _mm256_add_epi32(_mm256_madd_epi16(p0, bcast16(sc, 2 * j)),
                                                        _mm256_madd_epi16(p1, bcast16(sc, 2 * j + 1))));
         }
-        int dbits; /* (d, dmin) * dy */
-        memcpy(&dbits, &b->d, 4);
+        int dbits; /* (d, dmin) * dy: the first two fields of both layouts */
+        memcpy(&dbits, w, 4);
         __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dbits)), _mm_set1_ps(yb->d));
         acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(is), acc);
         accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mn), accm);
@@ -527,7 +537,39 @@ static inline float row_q4_K(const pk_block_q4_K *b, const pk_block_q8_K *yb, in
 
 static void gemv_q4_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
     for (int r = 0; r < nr; r++)
-        y[r] = row_q4_K((const pk_block_q4_K *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
+        y[r] = row_q45_K((const uint8_t *)w + (size_t)r * wrow, sizeof(pk_block_q4_K), x, n / PK_QK_K, false);
+}
+
+static void gemv_q5_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q45_K((const uint8_t *)w + (size_t)r * wrow, sizeof(pk_block_q5_K), x, n / PK_QK_K, true);
+}
+
+/* one iq4_xs row: 4-bit indices into pk_kvalues_iq4nl (a byte shuffle),
+ * signed values, so the sign trick of dot_s8_s8; 6-bit scales - 32 */
+static inline float row_iq4_xs(const pk_block_iq4_xs *b, const pk_block_q8_K *yb, int nb) {
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pk_kvalues_iq4nl));
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, b++, yb++) {
+        prefetch_lines(b, 2); /* 136 bytes */
+        int16_t ls[8];
+        for (int g = 0; g < 8; g++)
+            ls[g] = (int16_t)((((b->scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b->scales_h >> (2 * g)) & 3) << 4)) - 32);
+        __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ls)), is = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+            __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b->qs + 16 * g));
+            __m256i yq = _mm256_loadu_si256((const __m256i *)(yb->qs + 32 * g));
+            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yq, q));
+            is = _mm256_add_epi32(is, _mm256_madd_epi16(p, bcast16(sc, g)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * h2f(b->d)), _mm256_cvtepi32_ps(is), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static void gemv_iq4_xs(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_iq4_xs((const pk_block_iq4_xs *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
 }
 
 /* one q6_K row: values q - 32 (q 6-bit, low 4 bits in ql, high 2 in qh),
@@ -586,5 +628,7 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_Q8_0].gemv = gemv_q8_0;
     t[PK_Q_Q4_K].gemv = gemv_q4_K;
     t[PK_Q_Q6_K].gemv = gemv_q6_K;
+    t[PK_Q_Q5_K].gemv = gemv_q5_K;
+    t[PK_Q_IQ4_XS].gemv = gemv_iq4_xs;
     pk_gemm_avx2_traits(t);
 }
