@@ -552,10 +552,19 @@ static inline float row_iq4_xs(const pk_block_iq4_xs *b, const pk_block_q8_K *yb
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++, b++, yb++) {
         prefetch_lines(b, 2); /* 136 bytes */
-        int16_t ls[8];
-        for (int g = 0; g < 8; g++)
-            ls[g] = (int16_t)((((b->scales_l[g / 2] >> (4 * (g % 2))) & 15) | (((b->scales_h >> (2 * g)) & 3) << 4)) - 32);
-        __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ls)), is = _mm256_setzero_si256();
+        /* scale g: low 4 bits = nibble g of scales_l, high 2 = bits 2g, 2g+1
+         * of scales_h (shifted to the top of an int16 by a multiply, then
+         * down), minus 32 */
+        int sl;
+        memcpy(&sl, b->scales_l, 4);
+        __m128i l4 = _mm_cvtsi32_si128(sl);
+        __m128i lo = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(l4, _mm_set1_epi8(15)),
+                                                         _mm_and_si128(_mm_srli_epi16(l4, 4), _mm_set1_epi8(15))));
+        __m128i hi = _mm_srli_epi16(_mm_mullo_epi16(_mm_set1_epi16((short)b->scales_h),
+                                                    _mm_setr_epi16(1 << 14, 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4,
+                                                                   1 << 2, 1)), 14);
+        __m128i ls = _mm_sub_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+        __m256i sc = _mm256_broadcastsi128_si256(ls), is = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) {
             __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b->qs + 16 * g));
             __m256i yq = _mm256_loadu_si256((const __m256i *)(yb->qs + 32 * g));
