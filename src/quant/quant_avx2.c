@@ -477,23 +477,23 @@ static void gemv_q8_0(int n, int nr, float *y, const void *w, size_t wrow, const
     for (int r = 0; r < nr; r++) y[r] = row_q8((const uint8_t *)w + (size_t)r * wrow, x, n / PK_QK, false);
 }
 
-/* q4_K: the 6-bit scales and mins unpacked with 32-bit masks (bytes 0-3:
- * scales 0-3 low 6 bits, 4-7: mins 0-3, 8-11: low 4 bits of scales 4-7 and
- * of mins 4-7 in the high nibbles, top 2 bits of scales / mins 4-7 in the
- * top bits of bytes 0-3 / 4-7); sc16 = 8 int16 scales, returns the 8 mins */
+/* q4_K / q5_K: the 6-bit scales and mins of a super-block, from 12 bytes as
+ * 32-bit words u0, u1, u2: scales 0-3 = u0 & 0x3f.., mins 0-3 = u1 & 0x3f..,
+ * scales 4-7 = (u2 & 0x0f..) | (u0 >> 2 & 0x30..), mins 4-7 = (u2 >> 4 &
+ * 0x0f..) | (u1 >> 2 & 0x30..), all four words at once in one register.
+ * Reads 16 bytes (the 4 after the scales are the block's qs). sc16 = the 8
+ * scales as int16; returns the 8 mins. */
 static inline __m128i k4_scales16(const uint8_t *s, __m128i *sc16) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
-    uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    __m128i v = _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
-    *sc16 = _mm_cvtepu8_epi16(v);
-    return _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 0)), b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0));
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x3f3f3f3f, 0x0f0f0f0f, 0x0f0f0f0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0, 0x30303030, 0x30303030));
+    __m128i r = _mm_shuffle_epi32(_mm_or_si128(lo, hi), _MM_SHUFFLE(3, 1, 2, 0)); /* sc lo, sc hi, mn lo, mn hi */
+    *sc16 = _mm_cvtepu8_epi16(r);
+    return _mm_cvtepu8_epi16(_mm_srli_si128(r, 8));
 }
 
-/* one q4_K row against x: sum of d * dy * sum(sc * q * y) - dmin * dy *
- * sum(m * bsum) over the super-blocks */
 /* one q4_K or q5_K row against x (they share the scales and nibbles; q5_K
  * adds bit g of qh[l] as bit 4 of value 32 g + l): sum over super-blocks of
  * d * dy * sum(sc * q * y) - dmin * dy * sum(m * bsum) */
