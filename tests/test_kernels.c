@@ -103,8 +103,9 @@ static void test_dot4(void) {
 static void check_gemv(pk_qtype t) {
     const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
     static const int rows[] = { 1, 3, 4, 5, 8, 13 };
-    /* 96 and 16448: odd and too many block pairs for q4_0's paired path */
-    static const int lens[] = { 96, 256, 512, 2048, 5632, 16448 };
+    /* 96 and 16448: odd and too many block pairs for q4_0's paired path;
+     * 7 and 100: f16 tails */
+    static const int lens[] = { 7, 96, 100, 256, 512, 2048, 5632, 16448 };
     for (size_t li = 0; li < PK_ARRAY_LEN(lens); li++) {
         int n = lens[li], nr = 13;
         if (n % q->blck) continue;
@@ -142,7 +143,7 @@ static void check_gemv(pk_qtype t) {
 }
 
 static void test_gemv(void) {
-    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS };
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i]);
 }
 

@@ -617,6 +617,28 @@ static void gemv_q6_K(int n, int nr, float *y, const void *w, size_t wrow, const
         y[r] = row_q6_K((const pk_block_q6_K *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
 }
 
+/* one f16 row: as dot_f16, with a prefetch per 64 bytes */
+static inline float row_f16(const uint16_t *w, const uint16_t *x, int n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        prefetch_lines(w + i, 1);
+        for (int k = 0; k < 32; k += 16) {
+            acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + k))),
+                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + k))), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + k + 8))),
+                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + k + 8))), acc1);
+        }
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1)), t = 0;
+    if (i < n) dot_f16(n - i, &t, w + i, x + i); /* tail */
+    return s + t;
+}
+
+static void gemv_f16(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++) y[r] = row_f16((const uint16_t *)((const uint8_t *)w + (size_t)r * wrow), x, n);
+}
+
 /* ---- table ---- */
 
 void pk_quant_avx2_traits(pk_qtraits *t) {
@@ -639,5 +661,6 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_Q6_K].gemv = gemv_q6_K;
     t[PK_Q_Q5_K].gemv = gemv_q5_K;
     t[PK_Q_IQ4_XS].gemv = gemv_iq4_xs;
+    t[PK_Q_F16].gemv = gemv_f16;
     pk_gemm_avx2_traits(t);
 }
