@@ -96,6 +96,57 @@ static void test_dot4(void) {
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) check_dot4(types[i]);
 }
 
+/* the GEMV kernels against the reference dot per row: row counts with
+ * tails, lengths with odd block counts, every fill mode; the tolerance of
+ * check_type (relative to sum |w_i x_i|); also through pk_gemv for types
+ * without a kernel (the vec_dot loop) */
+static void check_gemv(pk_qtype t) {
+    const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
+    static const int rows[] = { 1, 3, 4, 5, 8, 13 };
+    /* 96 and 16448: odd and too many block pairs for q4_0's paired path;
+     * 7 and 100: f16 tails */
+    static const int lens[] = { 7, 96, 100, 256, 512, 2048, 5632, 16448 };
+    for (size_t li = 0; li < PK_ARRAY_LEN(lens); li++) {
+        int n = lens[li], nr = 13;
+        if (n % q->blck) continue;
+        size_t wr = pk_row_size(t, n), xr = pk_row_size(q->vec_dot_type, n);
+        float *f = malloc(sizeof(float) * (size_t)n), *dx = malloc(sizeof(float) * (size_t)n), y[13], ref[13], mag[13];
+        uint8_t *w = malloc(wr * (size_t)nr), *x = malloc(xr);
+        for (int mode = 0; mode < 5; mode++) {
+            fill(f, n, (mode + 2) % 5);
+            qa->from_float(f, x, n);
+            qa->to_float(x, dx, n);
+            for (int r = 0; r < nr; r++) {
+                fill(f, n, (mode + r) % 5);
+                q->from_float(f, w + wr * (size_t)r, n);
+                q->vec_dot_ref(n, &ref[r], w + wr * (size_t)r, x);
+                q->to_float(w + wr * (size_t)r, f, n);
+                double m = 0;
+                for (int i = 0; i < n; i++) m += fabs((double)f[i] * dx[i]);
+                mag[r] = (float)(m > 0 ? m : 1);
+            }
+            for (size_t ri = 0; ri < PK_ARRAY_LEN(rows); ri++) {
+                for (int r = 0; r < nr; r++) y[r] = -12345.0f;
+                pk_gemv(t, n, rows[ri], y, w, wr, x);
+                for (int r = 0; r < nr; r++) {
+                    if (r >= rows[ri]) { /* nothing written past nr */
+                        CHECKF(y[r] == -12345.0f, "%s gemv nr=%d wrote row %d", q->name, rows[ri], r);
+                        continue;
+                    }
+                    CHECKF(fabsf(y[r] - ref[r]) <= 2e-5f * mag[r], "%s gemv n=%d nr=%d mode %d row %d: %.9g vs %.9g",
+                           q->name, n, rows[ri], mode, r, y[r], ref[r]);
+                }
+            }
+        }
+        free(f), free(dx), free(w), free(x);
+    }
+}
+
+static void test_gemv(void) {
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i]);
+}
+
 static void test_dispatch(void) {
     const char *isa = pk_quant_isa();
     fprintf(stderr, "   kernels: %s\n", isa);
@@ -162,6 +213,7 @@ int main(void) {
     PK_RUN(test_dispatch);
     PK_RUN(test_all_types);
     PK_RUN(test_dot4);
+    PK_RUN(test_gemv);
     PK_RUN(test_conversions);
     return pk_test_summary();
 }

@@ -1,7 +1,10 @@
 /* pool.c: the persistent thread pool. Workers spin briefly on a generation
  * counter (ops in a forward pass follow each other within microseconds),
- * then sleep on a condition variable. The caller is thread 0 and the return
- * of pk_pool_run() is the barrier between ops. */
+ * then yield the CPU between looks, then sleep on a condition variable. The
+ * caller is thread 0 and the return of pk_pool_run() is the barrier between
+ * ops. Yielding costs nothing on an idle machine (nothing else to run) and
+ * on a busy one hands the core to a preempted peer the waiter is waiting
+ * for, instead of burning the time slice that peer needs. */
 #define _GNU_SOURCE
 #include "base.h"
 
@@ -19,7 +22,10 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 1 << 14 };
+enum {
+    SPIN_PAUSE = 1 << 10, /* looks with a pause instruction, then with sched_yield */
+    SPIN_ROUNDS = 1 << 12 /* looks before sleeping on the condition variable */
+};
 
 typedef struct worker {
     pk_pool *pool;
@@ -57,7 +63,8 @@ static void *worker_main(void *p) {
         while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
                !atomic_load(&pool->stop)) {
             if (++spins < SPIN_ROUNDS) {
-                cpu_relax();
+                if (spins < SPIN_PAUSE) cpu_relax();
+                else sched_yield();
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
@@ -137,11 +144,11 @@ void pk_pool_run_n(pk_pool *pool, int n, pk_task_fn fn, void *arg) {
     if (pool->n_sleeping) pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     fn(arg, 0, n);
-    /* wait for the others; yield now and then in case a worker shares our
-     * core (more threads than cores) */
+    /* wait for the others; after a short spin, yield between looks in case
+     * a worker is preempted or shares our core */
     for (unsigned spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
-        if ((spins & 1023) == 1023) sched_yield();
-        else cpu_relax();
+        if (spins < SPIN_PAUSE) cpu_relax();
+        else sched_yield();
     }
 }
 

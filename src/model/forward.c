@@ -18,18 +18,22 @@ enum {
     MM_MAX = 3,
     MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
     MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
+    MM_GEMV_MIN = 16, /* decode: the smallest run of rows a thread takes */
 };
 
 /* Several weights with the same input x: x is converted to their shared
  * vec_dot type once, and one pool run covers the rows of all of them. The
  * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
  * take from an atomic counter, so a slower core takes fewer items instead
- * of holding up the others at the barrier. */
+ * of holding up the others at the barrier. Decode (fewer than 4 tokens)
+ * runs the GEMV kernels token by token over runs of rows that shrink as the
+ * work runs out (mm_gemv). */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
     int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
+    int rowsum[MM_MAX + 1]; /* prefix sums of rows per weight (decode) */
     int n_tblk;             /* token blocks */
     const float *x;         /* (n, ne0) */
     int n;
@@ -37,7 +41,7 @@ typedef struct mm_job {
     size_t xq_row;          /* bytes per converted row */
     pk_from_float_fn conv;
     int64_t ne0;
-    atomic_int next;        /* next work item; taken by every thread */
+    atomic_int next;        /* next work item (decode: row); taken by every thread */
 } mm_job;
 
 static void mm_convert(void *arg, int ith, int nth) {
@@ -66,6 +70,30 @@ static void mm_rows(void *arg, int ith, int nth) {
     }
 }
 
+/* Decode: the rows of all weights form one range; a thread takes a run of
+ * 1 / (2 nth) of what is left (at least MM_GEMV_MIN rows, not across a
+ * weight's end), so the first runs are long sequential streams of weights
+ * and the last ones short enough that the threads finish together. */
+static void mm_gemv(void *arg, int ith, int nth) {
+    (void)ith;
+    mm_job *j = arg;
+    int total = j->rowsum[j->nw];
+    int cur = atomic_load_explicit(&j->next, memory_order_relaxed);
+    while (cur < total) {
+        int k = 0;
+        while (cur >= j->rowsum[k + 1]) k++;
+        int end = PK_MIN(cur + PK_MAX(MM_GEMV_MIN, (total - cur) / (2 * nth)), j->rowsum[k + 1]);
+        if (!atomic_compare_exchange_weak_explicit(&j->next, &cur, end, memory_order_relaxed, memory_order_relaxed))
+            continue; /* cur now holds the current value */
+        const pk_tensor *w = j->w[k];
+        int r0 = cur - j->rowsum[k];
+        for (int t = 0; t < j->n; t++)
+            pk_gemv(w->type, (int)w->ne0, end - cur, j->y[k] + (size_t)t * (size_t)w->ne1 + (size_t)r0,
+                    (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes, j->xq + (size_t)t * j->xq_row);
+        cur = atomic_load_explicit(&j->next, memory_order_relaxed);
+    }
+}
+
 static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, int nw, const float *x, int n) {
     pk_qtype vt = pk_qtraits_of(ws[0]->type)->vec_dot_type;
     for (int k = 1; k < nw; k++)
@@ -79,6 +107,7 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
         j.w[k] = ws[k];
         j.y[k] = ys[k];
         j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
+        j.rowsum[k + 1] = j.rowsum[k] + (int)ws[k]->ne1;
     }
     atomic_init(&j.next, 0);
     if (vt == PK_Q_F32) {
@@ -87,7 +116,7 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
         j.xq = ctx->qbuf;
         pk_pool_run_n(ctx->pool, PK_MIN(n, pk_pool_size(ctx->pool)), mm_convert, &j);
     }
-    pk_pool_run(ctx->pool, mm_rows, &j);
+    pk_pool_run(ctx->pool, n < 4 ? mm_gemv : mm_rows, &j);
 }
 
 void pk_matmul(pk_ctx *ctx, const pk_tensor *w, const float *x, float *y, int n) {

@@ -18,6 +18,8 @@ static void init_tables(void) {
         pk_quant_simd_traits(traits);
     if (getenv("POCKET_GEMM") && !atoi(getenv("POCKET_GEMM"))) /* prefill through vec_dot, for comparison */
         for (int t = 0; t < PK_Q_COUNT; t++) traits[t].gemm = NULL;
+    if (getenv("POCKET_GEMV") && !atoi(getenv("POCKET_GEMV"))) /* decode through vec_dot, for comparison */
+        for (int t = 0; t < PK_Q_COUNT; t++) traits[t].gemv = NULL;
 }
 
 void pk_quant_init(void) { pthread_once(&init_once, init_tables); }
@@ -73,4 +75,13 @@ void pk_gemm(pk_qtype t, int n, int nr, int nt, float *y, size_t ys, const void 
     const pk_qtraits *q = &traits[t];
     if (q->gemm) q->gemm(n, nr, nt, y, ys, w, wrow, x, xrow);
     else pk_gemm_loop(q, n, nr, nt, y, ys, w, wrow, x, xrow);
+}
+
+void pk_gemv(pk_qtype t, int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    const pk_qtraits *q = &traits[t];
+    if (q->gemv) {
+        q->gemv(n, nr, y, w, wrow, x);
+        return;
+    }
+    for (int r = 0; r < nr; r++) q->vec_dot(n, y + r, (const uint8_t *)w + (size_t)r * wrow, x);
 }

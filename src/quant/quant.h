@@ -4,7 +4,8 @@
  * operand of vec_dot must be in. Reference kernels (_ref) are the spec; SIMD
  * variants are picked once at start by pk_quant_init() and must agree with
  * them. POCKET_REF=1 in the environment forces the reference path;
- * POCKET_GEMM=0 turns the GEMM kernels off (prefill through vec_dot). */
+ * POCKET_GEMM=0 turns the GEMM kernels off (prefill through vec_dot),
+ * POCKET_GEMV=0 the GEMV kernels (decode through vec_dot). */
 #ifndef PK_QUANT_H
 #define PK_QUANT_H
 
@@ -50,6 +51,11 @@ typedef void (*pk_vec_dot4_fn)(int n, float *out, size_t ostride, const void *a,
 typedef void (*pk_gemm_fn)(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
                            const void *x, size_t xrow);
 
+/* GEMV for one token (decode): y[r] = sum_i W_r[i] * x[i] for rows r < nr
+ * (row r at w + r * wrow), x one activation row of vec_dot_type, n
+ * elements. Results equal vec_dot per row up to float summation order. */
+typedef void (*pk_gemv_fn)(int n, int nr, float *y, const void *w, size_t wrow, const void *x);
+
 /* y[i] += a * x[i] for i < n, x in this type (attention's V rows). */
 typedef void (*pk_vec_mad_fn)(int n, float *y, float a, const void *x);
 
@@ -66,6 +72,7 @@ typedef struct pk_qtraits {
     pk_qtype vec_dot_type;     /* type of the activation operand */
     pk_vec_dot4_fn vec_dot4;   /* SIMD only; NULL: use vec_dot four times */
     pk_gemm_fn gemm;           /* SIMD only; NULL: pk_gemm falls back to vec_dot */
+    pk_gemv_fn gemv;           /* SIMD only; NULL: pk_gemv falls back to vec_dot */
     pk_vec_mad_fn vec_mad;     /* SIMD only; NULL: to_float, then add */
 } pk_qtraits;
 
@@ -92,6 +99,10 @@ void pk_gemm(pk_qtype t, int n, int nr, int nt, float *y, size_t ys, const void 
 /* The fallback loop itself, for tests and for kernels' row tails. */
 void pk_gemm_loop(const pk_qtraits *q, int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow,
                   const void *x, size_t xrow);
+
+/* y = W x as pk_gemv_fn describes, for weights of type t: the trait's gemv
+ * kernel when there is one, else a loop of vec_dot. Thread-safe. */
+void pk_gemv(pk_qtype t, int n, int nr, float *y, const void *w, size_t wrow, const void *x);
 
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size
  * or the type is unknown. */

@@ -325,11 +325,25 @@ static void dot_q4_K(int n, float *out, const void *a, const void *b) {
 
 /* ---- q6_K x q8_K ---- */
 
+/* 128 q6_K values (64 bytes of ql, 32 of qh) -> q[0..3], 32 each, 0..63 */
+static inline void q6_unpack(const uint8_t *ql, const uint8_t *qh, __m256i *q) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+}
+
 static void dot_q6_K(int n, float *out, const void *a, const void *b) {
     const pk_block_q6_K *x = a;
     const pk_block_q8_K *y = b;
     float sum = 0;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int i = 0; i < n / PK_QK_K; i++) {
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs, *sc = x[i].scales;
@@ -338,17 +352,8 @@ static void dot_q6_K(int n, float *out, const void *a, const void *b) {
         for (int j = 0; j < 16; j++) bias += sc[j] * y[i].bsums[j];
         __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 2; c++, ql += 64, qh += 32, q8 += 128, sc += 8) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+            q6_unpack(ql, qh, q);
             for (int k = 0; k < 4; k++) {
                 /* 32 values: two sub-blocks of 16 with scales sc[2k], sc[2k+1] */
                 __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
@@ -362,6 +367,276 @@ static void dot_q6_K(int n, float *out, const void *a, const void *b) {
         sum += y[i].d * h2f(x[i].d) * (float)(_mm_cvtsi128_si32(s4) - 32 * bias);
     }
     *out = sum;
+}
+
+/* ---- GEMV (decode): one activation row against many weight rows ---- */
+
+/* Row after row: the rows of a call are contiguous, so the weights are one
+ * sequential stream, and the kernels prefetch it PF_AHEAD bytes ahead (past
+ * the end of a row into the next; measured by bench/gemv_speed, software
+ * prefetch lifts one thread's weight stream from about 5.5 to 9-10 GB/s,
+ * above what the hardware prefetcher alone reaches). The activation row
+ * stays in L1. Integer parts are exact, so results equal vec_dot per row up
+ * to float summation order. */
+
+enum { PF_AHEAD = 2048 };
+
+static inline __attribute__((always_inline)) void prefetch_lines(const void *p, int lines) {
+    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)p + PF_AHEAD + 64 * l, _MM_HINT_T0);
+}
+
+/* int16 lanes all = int16 element k of each 128-bit half of v (k < 8) */
+static inline __m256i bcast16(__m256i v, int k) {
+    const __m256i m = _mm256_set1_epi16((short)(0x0100 * (2 * k + 1) + 2 * k));
+    return _mm256_shuffle_epi8(v, m);
+}
+
+/* q4_0 / q8_0 rows: as dot_q4_0 / dot_q8_0, prefetching two lines per
+ * 72 / 68 bytes of weights */
+static inline float row_q8(const uint8_t *w, const pk_block_q8_0 *xb, int nb, bool q4) {
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m256i qx;
+        float dx;
+        if (q4) {
+            const pk_block_q4_0 *b = (const pk_block_q4_0 *)w + i;
+            if (!(i & 3)) prefetch_lines(b, 2);
+            qx = _mm256_sub_epi8(nibbles32(b->qs), eight);
+            dx = h2f(b->d);
+        } else {
+            const pk_block_q8_0 *b = (const pk_block_q8_0 *)w + i;
+            if (!(i & 1)) prefetch_lines(b, 2);
+            qx = _mm256_loadu_si256((const __m256i *)b->qs);
+            dx = h2f(b->d);
+        }
+        __m256i qy = _mm256_loadu_si256((const __m256i *)xb[i].qs);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(xb[i].d)), _mm256_cvtepi32_ps(dot_s8_s8(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+/* q4_0 rows two blocks at a time: block A's 16 bytes in the low half of a
+ * register, B's in the high half, so one mask gives [A 0-15 | B 0-15] and
+ * one shift-and-mask [A 16-31 | B 16-31]; the activations are laid out
+ * the same way once per call (xp). The nibbles go in unsigned (0..15) and
+ * the -8 offset is subtracted as 8 * (sums of the activations), exact in
+ * int32, precomputed per pair. Per pair: two maddubs, one madd, one float
+ * multiply-add, half the operations of the one-block loop. */
+enum { Q4P_MAX = 256 }; /* pairs per row the stack layout holds (n <= 16384) */
+
+typedef struct q4_pair {
+    __m256i ylo, yhi; /* [yA 0-15 | yB 0-15], [yA 16-31 | yB 16-31] */
+    __m256i off;      /* 8 * the sums of those, per int32 lane of madd */
+} q4_pair;
+
+static inline float row_q4_0_pairs(const pk_block_q4_0 *b, const q4_pair *xp, const float *dy, int np) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < np; i++, b += 2) {
+        if (!(i & 1)) prefetch_lines(b, 2);
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                            _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xp[i].ylo), _mm256_maddubs_epi16(hi, xp[i].yhi));
+        p = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), xp[i].off);
+        __m128i dd = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
+        __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dd), _mm_castpd_ps(_mm_load_sd((const double *)(dy + 2 * i))));
+        __m256 d = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), spread);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static void gemv_q4_0(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    const pk_block_q8_0 *xb = x;
+    int nb = n / PK_QK, np = nb / 2;
+    if (nb % 2 || np > Q4P_MAX) {
+        for (int r = 0; r < nr; r++) y[r] = row_q8((const uint8_t *)w + (size_t)r * wrow, xb, nb, true);
+        return;
+    }
+    q4_pair xp[Q4P_MAX];
+    float dy[2 * Q4P_MAX];
+    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < np; i++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)xb[2 * i].qs);
+        __m256i c = _mm256_loadu_si256((const __m256i *)xb[2 * i + 1].qs);
+        xp[i].ylo = _mm256_permute2x128_si256(a, c, 0x20);
+        xp[i].yhi = _mm256_permute2x128_si256(a, c, 0x31);
+        __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(eight, xp[i].ylo), _mm256_maddubs_epi16(eight, xp[i].yhi));
+        xp[i].off = _mm256_madd_epi16(s, ones);
+        dy[2 * i] = h2f(xb[2 * i].d);
+        dy[2 * i + 1] = h2f(xb[2 * i + 1].d);
+    }
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q4_0_pairs((const pk_block_q4_0 *)((const uint8_t *)w + (size_t)r * wrow), xp, dy, np);
+}
+
+static void gemv_q8_0(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++) y[r] = row_q8((const uint8_t *)w + (size_t)r * wrow, x, n / PK_QK, false);
+}
+
+/* q4_K / q5_K: the 6-bit scales and mins of a super-block, from 12 bytes as
+ * 32-bit words u0, u1, u2: scales 0-3 = u0 & 0x3f.., mins 0-3 = u1 & 0x3f..,
+ * scales 4-7 = (u2 & 0x0f..) | (u0 >> 2 & 0x30..), mins 4-7 = (u2 >> 4 &
+ * 0x0f..) | (u1 >> 2 & 0x30..), all four words at once in one register.
+ * Reads 16 bytes (the 4 after the scales are the block's qs). sc16 = the 8
+ * scales as int16; returns the 8 mins. */
+static inline __m128i k4_scales16(const uint8_t *s, __m128i *sc16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 1, 0)), b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 1, 0));
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x3f3f3f3f, 0x0f0f0f0f, 0x0f0f0f0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0, 0x30303030, 0x30303030));
+    __m128i r = _mm_shuffle_epi32(_mm_or_si128(lo, hi), _MM_SHUFFLE(3, 1, 2, 0)); /* sc lo, sc hi, mn lo, mn hi */
+    *sc16 = _mm_cvtepu8_epi16(r);
+    return _mm_cvtepu8_epi16(_mm_srli_si128(r, 8));
+}
+
+/* one q4_K or q5_K row against x (they share the scales and nibbles; q5_K
+ * adds bit g of qh[l] as bit 4 of value 32 g + l): sum over super-blocks of
+ * d * dy * sum(sc * q * y) - dmin * dy * sum(m * bsum) */
+static inline __attribute__((always_inline)) float row_q45_K(const uint8_t *w, size_t bytes,
+                                                             const pk_block_q8_K *yb, int nb, bool q5) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int i = 0; i < nb; i++, w += bytes, yb++) {
+        const pk_block_q4_K *b4 = (const pk_block_q4_K *)w;
+        const pk_block_q5_K *b5 = (const pk_block_q5_K *)w;
+        const uint8_t *scales = q5 ? b5->scales : b4->scales, *qs = q5 ? b5->qs : b4->qs;
+        prefetch_lines(w, 3); /* 144 / 176 bytes */
+        /* sums of the 32 activations of each sub-block */
+        __m128i bp = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb->bsums),
+                                    _mm_loadu_si128((const __m128i *)(yb->bsums + 8)));
+        __m128i sc16;
+        __m128i mn = _mm_madd_epi16(k4_scales16(scales, &sc16), bp);
+        __m256i sc = _mm256_broadcastsi128_si256(sc16), is = _mm256_setzero_si256();
+        __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)b5->qh) : _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (q5) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+            }
+            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(yb->qs + 64 * j)));
+            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(yb->qs + 64 * j + 32)));
+            is = _mm256_add_epi32(is, _mm256_add_epi32(_mm256_madd_epi16(p0, bcast16(sc, 2 * j)),
+                                                       _mm256_madd_epi16(p1, bcast16(sc, 2 * j + 1))));
+        }
+        int dbits; /* (d, dmin) * dy: the first two fields of both layouts */
+        memcpy(&dbits, w, 4);
+        __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dbits)), _mm_set1_ps(yb->d));
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(is), acc);
+        accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mn), accm);
+    }
+    return hsum_ps(_mm256_sub_ps(acc, _mm256_insertf128_ps(_mm256_setzero_ps(), accm, 0)));
+}
+
+static void gemv_q4_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q45_K((const uint8_t *)w + (size_t)r * wrow, sizeof(pk_block_q4_K), x, n / PK_QK_K, false);
+}
+
+static void gemv_q5_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q45_K((const uint8_t *)w + (size_t)r * wrow, sizeof(pk_block_q5_K), x, n / PK_QK_K, true);
+}
+
+/* one iq4_xs row: 4-bit indices into pk_kvalues_iq4nl (a byte shuffle),
+ * signed values, so the sign trick of dot_s8_s8; 6-bit scales - 32 */
+static inline float row_iq4_xs(const pk_block_iq4_xs *b, const pk_block_q8_K *yb, int nb) {
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pk_kvalues_iq4nl));
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, b++, yb++) {
+        prefetch_lines(b, 2); /* 136 bytes */
+        /* scale g: low 4 bits = nibble g of scales_l, high 2 = bits 2g, 2g+1
+         * of scales_h (shifted to the top of an int16 by a multiply, then
+         * down), minus 32 */
+        int sl;
+        memcpy(&sl, b->scales_l, 4);
+        __m128i l4 = _mm_cvtsi32_si128(sl);
+        __m128i lo = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(l4, _mm_set1_epi8(15)),
+                                                         _mm_and_si128(_mm_srli_epi16(l4, 4), _mm_set1_epi8(15))));
+        __m128i hi = _mm_srli_epi16(_mm_mullo_epi16(_mm_set1_epi16((short)b->scales_h),
+                                                    _mm_setr_epi16(1 << 14, 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4,
+                                                                   1 << 2, 1)), 14);
+        __m128i ls = _mm_sub_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+        __m256i sc = _mm256_broadcastsi128_si256(ls), is = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+            __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b->qs + 16 * g));
+            __m256i yq = _mm256_loadu_si256((const __m256i *)(yb->qs + 32 * g));
+            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yq, q));
+            is = _mm256_add_epi32(is, _mm256_madd_epi16(p, bcast16(sc, g)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * h2f(b->d)), _mm256_cvtepi32_ps(is), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static void gemv_iq4_xs(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_iq4_xs((const pk_block_iq4_xs *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
+}
+
+/* one q6_K row: values q - 32 (q 6-bit, low 4 bits in ql, high 2 in qh),
+ * 16 int8 scales per super-block; the -32 folds into the integer sum as
+ * -32 * sum(scale * bsum) */
+static inline float row_q6_K(const pk_block_q6_K *b, const pk_block_q8_K *yb, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, b++, yb++) {
+        prefetch_lines(b, 4); /* 210 bytes */
+        __m128i s8 = _mm_loadu_si128((const __m128i *)b->scales);
+        __m128i sc0 = _mm_cvtepi8_epi16(s8), sc1 = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
+        __m128i bias = _mm_add_epi32(_mm_madd_epi16(sc0, _mm_loadu_si128((const __m128i *)yb->bsums)),
+                                     _mm_madd_epi16(sc1, _mm_loadu_si128((const __m128i *)(yb->bsums + 8))));
+        __m256i is = _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_sub_epi32(_mm_setzero_si128(),
+                                                                                  _mm_slli_epi32(bias, 5)), 0);
+        const uint8_t *ql = b->ql, *qh = b->qh;
+        const int8_t *q8 = yb->qs;
+        for (int c = 0; c < 2; c++, ql += 64, qh += 32, q8 += 128) {
+            __m256i sc = _mm256_broadcastsi128_si256(c ? sc1 : sc0);
+            __m256i q[4];
+            q6_unpack(ql, qh, q);
+            for (int g = 0; g < 4; g++) {
+                /* 32 values: 16 with scale 2g (low half), 16 with 2g + 1 */
+                __m256i p = _mm256_maddubs_epi16(q[g], _mm256_loadu_si256((const __m256i *)(q8 + 32 * g)));
+                __m256i s = _mm256_blend_epi32(bcast16(sc, 2 * g), bcast16(sc, 2 * g + 1), 0xF0);
+                is = _mm256_add_epi32(is, _mm256_madd_epi16(p, s));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * h2f(b->d)), _mm256_cvtepi32_ps(is), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static void gemv_q6_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q6_K((const pk_block_q6_K *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
+}
+
+/* one f16 row: as dot_f16, with a prefetch per 64 bytes */
+static inline float row_f16(const uint16_t *w, const uint16_t *x, int n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        prefetch_lines(w + i, 1);
+        for (int k = 0; k < 32; k += 16) {
+            acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + k))),
+                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + k))), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + k + 8))),
+                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + k + 8))), acc1);
+        }
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1)), t = 0;
+    if (i < n) dot_f16(n - i, &t, w + i, x + i); /* tail */
+    return s + t;
+}
+
+static void gemv_f16(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++) y[r] = row_f16((const uint16_t *)((const uint8_t *)w + (size_t)r * wrow), x, n);
 }
 
 /* ---- table ---- */
@@ -380,5 +655,12 @@ void pk_quant_avx2_traits(pk_qtraits *t) {
     t[PK_Q_Q4_0].vec_dot4 = dot4_q4_0;
     t[PK_Q_Q8_0].vec_dot4 = dot4_q8_0;
     t[PK_Q_Q4_K].vec_dot4 = dot4_q4_K;
+    t[PK_Q_Q4_0].gemv = gemv_q4_0;
+    t[PK_Q_Q8_0].gemv = gemv_q8_0;
+    t[PK_Q_Q4_K].gemv = gemv_q4_K;
+    t[PK_Q_Q6_K].gemv = gemv_q6_K;
+    t[PK_Q_Q5_K].gemv = gemv_q5_K;
+    t[PK_Q_IQ4_XS].gemv = gemv_iq4_xs;
+    t[PK_Q_F16].gemv = gemv_f16;
     pk_gemm_avx2_traits(t);
 }

@@ -87,9 +87,9 @@ void pk_quant_ref_traits(pk_qtraits *t) {
     pk_quant_ref_simple(t);
     pk_quant_ref_k(t);
     t[PK_Q_F32] = (pk_qtraits){ "f32", 1, 4, false, f32_to_float, f32_from_float,
-                                NULL, vec_dot_f32, vec_dot_f32, PK_Q_F32, NULL, NULL, NULL };
+                                NULL, vec_dot_f32, vec_dot_f32, PK_Q_F32, NULL, NULL, NULL, NULL };
     t[PK_Q_F16] = (pk_qtraits){ "f16", 1, 2, false, f16_to_float, f16_from_float,
-                                NULL, vec_dot_f16, vec_dot_f16, PK_Q_F16, NULL, NULL, NULL };
+                                NULL, vec_dot_f16, vec_dot_f16, PK_Q_F16, NULL, NULL, NULL, NULL };
     t[PK_Q_BF16] = (pk_qtraits){ "bf16", 1, 2, false, bf16_to_float, bf16_from_float,
-                                 NULL, vec_dot_bf16, vec_dot_bf16, PK_Q_BF16, NULL, NULL, NULL };
+                                 NULL, vec_dot_bf16, vec_dot_bf16, PK_Q_BF16, NULL, NULL, NULL, NULL };
 }
