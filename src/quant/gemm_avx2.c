@@ -182,6 +182,10 @@ static inline __m256i bcast4(const int8_t *p) {
 
 #define UNROLL _Pragma("GCC unroll 8")
 
+/* v opaque to the optimiser: keeps a chain of integer adds a chain (GCC
+ * would otherwise rebalance it into a tree whose partial sums spill) */
+#define CHAIN(v) __asm__("" : "+x"(v))
+
 /* Activations of the q8_0 kinds (q4_0, q8_0), per token and group: the
  * scale as a float and, for q4_0, 8 * the sum of the group's quants (the
  * weights are decoded +8, so w.x = (w+8).x - 8 sum(x)). Built once per
@@ -243,6 +247,7 @@ static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, 
                 UNROLL for (int t = 0; t < tn; t++) {
                     __m256i p = _mm256_maddubs_epi16(w, bcast4(xq[t] + 4 * g));
                     s[t] = g ? _mm256_add_epi16(s[t], p) : p;
+                    CHAIN(s[t]);
                 }
             }
             UNROLL for (int t = 0; t < tn; t++)
@@ -254,6 +259,7 @@ static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, 
                     __m256i b = bcast4(xq[t] + 4 * g);
                     __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(b, b), _mm256_sign_epi8(w, b)), ones);
                     s[t] = g ? _mm256_add_epi32(s[t], p) : p;
+                    CHAIN(s[t]);
                 }
             }
         }
@@ -291,6 +297,8 @@ static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng
                     UNROLL for (int t = 0; t < tn; t++) {
                         __m256i p = _mm256_maddubs_epi16(w, bcast4(xb[t]->qs + 32 * j + 4 * g));
                         s[t] = g ? _mm256_add_epi16(s[t], p) : p;
+                        CHAIN(s[t]);
+                    CHAIN(s[t]);
                     }
                 }
                 UNROLL for (int t = 0; t < tn; t++) is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s[t], sc0));
@@ -301,6 +309,7 @@ static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng
                     UNROLL for (int t = 0; t < tn; t++) {
                         __m256i p = _mm256_maddubs_epi16(w, bcast4(xb[t]->qs + 32 * j + 4 * g));
                         s[t] = g % step ? _mm256_add_epi16(s[t], p) : p;
+                        CHAIN(s[t]);
                     }
                     if (g % step == step - 1) {
                         const __m256i sc = kd == K_Q6_K && g >= 4 ? _mm256_load_si256((const __m256i *)c->sc16[k][1]) : sc0;
