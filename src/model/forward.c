@@ -270,6 +270,68 @@ static void att_task(void *arg, int ith, int nth) {
     }
 }
 
+/* Prefill over an f16 cache, one task per KV head and block of up to
+ * PK_ATT_TB tokens: the head's K rows are widened once to f32 (n_kv, hd)
+ * and its V rows widened and transposed (hd, n_kv), then for each query
+ * head of the group two f32 GEMMs share them: scores = Q K^T (tokens x
+ * keys), the causal softmax, out = P V. Keys past a token's position get
+ * probability 0. Queries are rounded through f16 as att_task's dot
+ * operands are, so that a batch gives the logits of one token at a time. */
+static void att_prefill_task(void *arg, int ith, int nth) {
+    att_job *j = arg;
+    pk_ctx *c = j->c;
+    const pk_hparams *h = &c->model->hp;
+    int hd = h->head_dim, qd = h->n_head * hd, group = h->n_head / h->n_kv_head;
+    int n_tb = (j->n + PK_ATT_TB - 1) / PK_ATT_TB;
+    size_t row = c->kv_row, n_ctx = (size_t)c->n_ctx, head_bytes = (size_t)hd * 2;
+    const pk_qtraits *kt = pk_qtraits_of(PK_Q_F16);
+    float *kf = c->att_kv + (size_t)ith * ((2 * (size_t)hd + PK_ATT_TB) * n_ctx + PK_ATT_TB * (size_t)hd); /* (n_kv, hd) */
+    float *vt = kf + (size_t)hd * n_ctx;                                         /* (hd, n_kv) */
+    float *pr = vt + (size_t)hd * n_ctx;                                         /* (tokens, n_kv) */
+    float *qr = pr + PK_ATT_TB * n_ctx;                                          /* (tokens, hd) */
+    float *tmp = c->att_tmp + (size_t)ith * 2 * (size_t)hd;
+    const uint8_t *kc = c->kv_k + (size_t)j->layer * n_ctx * row;
+    const uint8_t *vc = c->kv_v + (size_t)j->layer * n_ctx * row;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int task = ith; task < n_tb * h->n_kv_head; task += nth) {
+        int tb = task / h->n_kv_head, kvh = task % h->n_kv_head;
+        int t0 = tb * PK_ATT_TB, tn = PK_MIN(PK_ATT_TB, j->n - t0);
+        int n_kv = c->n_past + t0 + tn;
+        size_t nk = (size_t)n_kv;
+        for (int p = 0; p < n_kv; p++) {
+            kt->to_float(kc + (size_t)p * row + (size_t)kvh * head_bytes, kf + (size_t)p * (size_t)hd, hd);
+            kt->to_float(vc + (size_t)p * row + (size_t)kvh * head_bytes, tmp, hd);
+            for (int i = 0; i < hd; i++) vt[(size_t)i * nk + (size_t)p] = tmp[i];
+        }
+        for (int g = 0; g < group; g++) {
+            int hh = kvh * group + g;
+            size_t qo = (size_t)t0 * (size_t)qd + (size_t)hh * (size_t)hd;
+            for (int t = 0; t < tn; t++) {
+                pk_qtraits_of(PK_Q_F16)->from_float(c->q + qo + (size_t)t * (size_t)qd, tmp, hd);
+                kt->to_float(tmp, qr + (size_t)t * (size_t)hd, hd);
+            }
+            pk_gemm(PK_Q_F32, hd, n_kv, tn, pr, nk, kf, sizeof(float) * (size_t)hd, qr, sizeof(float) * (size_t)hd);
+            for (int t = 0; t < tn; t++) {
+                float *sc = pr + (size_t)t * nk;
+                int lim = c->n_past + t0 + t + 1; /* causal: positions 0..n_past+t0+t */
+                float mx = -INFINITY, sum = 0;
+                for (int p = 0; p < lim; p++) {
+                    sc[p] *= scale;
+                    mx = PK_MAX(mx, sc[p]);
+                }
+                for (int p = 0; p < lim; p++) {
+                    sc[p] = expf(sc[p] - mx);
+                    sum += sc[p];
+                }
+                for (int p = 0; p < lim; p++) sc[p] /= sum;
+                for (int p = lim; p < n_kv; p++) sc[p] = 0;
+            }
+            pk_gemm(PK_Q_F32, n_kv, hd, tn, c->att_out + qo, (size_t)qd, vt, sizeof(float) * nk, pr,
+                    sizeof(float) * nk);
+        }
+    }
+}
+
 /* ---- imatrix collection hook ---- */
 
 static void collect(pk_ctx *c, int il, const char *what, const float *x, int n, int64_t d) {
@@ -328,7 +390,7 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
             pk_pool_run_n(c->pool, PK_MIN(n, ew_threads(c, (size_t)n * (size_t)kvd)), kv_task, &kj);
         }
         att_job aj = { c, il, n };
-        pk_pool_run(c->pool, att_task, &aj);
+        pk_pool_run(c->pool, n > 1 && c->kv_type == PK_Q_F16 ? att_prefill_task : att_task, &aj);
         collect(c, il, "attn_output", c->att_out, n, qd);
         pk_matmul(c, &L->wo, c->att_out, c->xn, n);
         add_batch(c, c->x, c->xn, (size_t)n * (size_t)d);

@@ -1,6 +1,7 @@
 /* gemm_avx2.c: prefill GEMM micro-kernels (AVX2) on the native GGUF block
  * layouts: q4_0, q8_0 against q8_0 activations; q4_K, q5_K, q6_K, iq4_xs
- * against q8_K; f16 against f16 (4 rows x 2 tokens of FMAs, at the end).
+ * against q8_K; f16 against f16 and f32 against f32 (4 rows x 2 tokens
+ * of FMAs, at the end).
  * For each group of 8 weight rows the kernel decodes every 32-value group
  * once into int8 and transposes it so that 32-bit lane r of a register
  * holds 4 consecutive values of row r; the decoded rows (8 x n bytes) and
@@ -433,6 +434,54 @@ static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, 
         for (int t = 0; t < nt; t++) dots[PK_Q_F16](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
 }
 
+/* ---- f32: 4 rows x 2 tokens of FMAs (prefill attention: Q K^T, P V) ---- */
+
+/* lane i = sum of a[i]'s 8 lanes, for 4 vectors */
+static inline __m128 hsum4_ps(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* A tile keeps 8 accumulators in registers and loads each weight and
+ * activation vector once per 8 elements; the 4 rows' sums of a token come
+ * out of one horizontal-add tree. Elements past the last 8 are added one
+ * by one; rows left over go through vec_dot. */
+static void gemm_f32(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    const uint8_t *wb = w, *xb = x;
+    int r = 0, n8 = n & ~7;
+    for (; r + 4 <= nr; r += 4) {
+        const float *wr[4];
+        for (int i = 0; i < 4; i++) wr[i] = (const float *)(wb + (size_t)(r + i) * wrow);
+        for (int t = 0; t < nt; t += 2) {
+            int tn = nt - t >= 2 ? 2 : 1;
+            const float *x0 = (const float *)(xb + (size_t)t * xrow);
+            const float *x1 = (const float *)(xb + (size_t)(t + tn - 1) * xrow); /* tn 1: x0 twice */
+            __m256 acc[4][2];
+            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+            for (int e = 0; e < n8; e += 8) {
+                __m256 a0 = _mm256_loadu_ps(x0 + e), a1 = _mm256_loadu_ps(x1 + e);
+                UNROLL for (int i = 0; i < 4; i++) {
+                    __m256 wv = _mm256_loadu_ps(wr[i] + e);
+                    acc[i][0] = _mm256_fmadd_ps(wv, a0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(wv, a1, acc[i][1]);
+                }
+            }
+            for (int k = 0; k < tn; k++) {
+                const float *xk = k ? x1 : x0;
+                float s[4];
+                _mm_storeu_ps(s, hsum4_ps(acc[0][k], acc[1][k], acc[2][k], acc[3][k]));
+                for (int i = 0; i < 4; i++) {
+                    for (int e = n8; e < n; e++) s[i] += wr[i][e] * xk[e]; /* tail */
+                    y[(size_t)(t + k) * ys + (size_t)(r + i)] = s[i];
+                }
+            }
+        }
+    }
+    for (; r < nr; r++) /* rows left over */
+        for (int t = 0; t < nt; t++) dots[PK_Q_F32](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+}
+
 /* ---- entry points ---- */
 
 #define GEMM(name, kd, qt)                                                                                     \
@@ -452,7 +501,7 @@ void pk_gemm_avx2_traits(pk_qtraits *t) {
     static const struct { pk_qtype q; pk_gemm_fn fn; } g[] = {
         { PK_Q_Q4_0, gemm_q4_0 }, { PK_Q_Q8_0, gemm_q8_0 }, { PK_Q_Q4_K, gemm_q4_K },
         { PK_Q_Q5_K, gemm_q5_K }, { PK_Q_Q6_K, gemm_q6_K }, { PK_Q_IQ4_XS, gemm_iq4_xs },
-        { PK_Q_F16, gemm_f16 },
+        { PK_Q_F16, gemm_f16 }, { PK_Q_F32, gemm_f32 },
     };
     for (size_t i = 0; i < PK_ARRAY_LEN(g); i++) {
         dots[g[i].q] = t[g[i].q].vec_dot;
