@@ -93,9 +93,11 @@ static void test_types(void) {
 
 /* batches of 10..70 tokens: many full 4-token tiles and every tail */
 static void test_many_tokens(void) {
-    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS };
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K,
+                                      PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16, PK_Q_F32 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)
-        for (int nt = 10; nt <= 70; nt++) check_shape(types[i], 256, nt % 2 ? 13 : 8, nt, false);
+        for (int nt = 10; nt <= 70; nt++)
+            check_shape(types[i], pk_qtraits_of(types[i])->blck == 1 ? 67 : 256, nt % 2 ? 13 : 8, nt, false);
 }
 
 /* the longest cached row (n 12288): the q8_0 activation table holds 40

@@ -387,54 +387,18 @@ static inline __attribute__((always_inline)) void gemm_run(kind kd, pk_vec_dot_f
 /* vec_dot kernels of each type, for the row and token tails */
 static pk_vec_dot_fn dots[PK_Q_COUNT];
 
-/* ---- f16: 4 rows x 2 tokens of float FMAs ---- */
-
-static inline float hsum_ps(__m256 v) {
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));
-}
+/* ---- f16 and f32: 4 rows x 2 tokens of float FMAs ---- */
 
 static inline __m256 ld_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-/* Each weight and activation vector is widened once per tile instead of
- * once per product; elements past the last 8 are added one by one. */
-static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
-                     size_t xrow) {
-    const uint8_t *wb = w, *xb = x;
-    int r = 0, n8 = n & ~7;
-    for (; r + 4 <= nr; r += 4) {
-        const uint16_t *wr[4];
-        for (int i = 0; i < 4; i++) wr[i] = (const uint16_t *)(wb + (size_t)(r + i) * wrow);
-        int t = 0;
-        for (; t + 2 <= nt; t += 2) {
-            const uint16_t *x0 = (const uint16_t *)(xb + (size_t)t * xrow), *x1 = (const uint16_t *)(xb + (size_t)(t + 1) * xrow);
-            __m256 acc[4][2];
-            for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-            for (int e = 0; e < n8; e += 8) {
-                __m256 a0 = ld_f16(x0 + e), a1 = ld_f16(x1 + e);
-                for (int i = 0; i < 4; i++) {
-                    __m256 wv = ld_f16(wr[i] + e);
-                    acc[i][0] = _mm256_fmadd_ps(wv, a0, acc[i][0]);
-                    acc[i][1] = _mm256_fmadd_ps(wv, a1, acc[i][1]);
-                }
-            }
-            for (int i = 0; i < 4; i++)
-                for (int k = 0; k < 2; k++) {
-                    const uint16_t *xk = k ? x1 : x0;
-                    float s = hsum_ps(acc[i][k]);
-                    for (int e = n8; e < n; e++) s += h2f(wr[i][e]) * h2f(xk[e]); /* tail */
-                    y[(size_t)(t + k) * ys + (size_t)(r + i)] = s;
-                }
-        }
-        for (; t < nt; t++) /* a token left over */
-            for (int i = 0; i < 4; i++) dots[PK_Q_F16](n, y + (size_t)t * ys + (size_t)(r + i), wr[i], xb + (size_t)t * xrow);
-    }
-    for (; r < nr; r++) /* rows left over */
-        for (int t = 0; t < nt; t++) dots[PK_Q_F16](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+/* 8 elements from e of an f16 (half) or f32 row, widened */
+static inline __m256 ld8(bool half, const void *p, int e) {
+    return half ? ld_f16((const uint16_t *)p + e) : _mm256_loadu_ps((const float *)p + e);
 }
 
-/* ---- f32: 4 rows x 2 tokens of FMAs (prefill attention: Q K^T, P V) ---- */
+static inline float ld1(bool half, const void *p, int e) {
+    return half ? h2f(((const uint16_t *)p)[e]) : ((const float *)p)[e];
+}
 
 /* lane i = sum of a[i]'s 8 lanes, for 4 vectors */
 static inline __m128 hsum4_ps(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
@@ -442,44 +406,54 @@ static inline __m128 hsum4_ps(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-/* A tile keeps 8 accumulators in registers and loads each weight and
- * activation vector once per 8 elements; the 4 rows' sums of a token come
- * out of one horizontal-add tree. Elements past the last 8 are added one
- * by one; rows left over go through vec_dot. */
-static void gemm_f32(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
-                     size_t xrow) {
-    const uint8_t *wb = w, *xb = x;
+/* A tile keeps 8 accumulators in registers and widens each weight and
+ * activation vector once per 8 elements instead of once per product; the
+ * 4 rows' sums of a token come out of one horizontal-add tree. Elements
+ * past the last 8 are added one by one; rows left over go through vec_dot.
+ * f32 serves prefill attention (Q K^T, P V). */
+static inline __attribute__((always_inline)) void gemm_fl(bool half, pk_vec_dot_fn dot, int n, int nr, int nt,
+                                                          float *y, size_t ys, const uint8_t *wb, size_t wrow,
+                                                          const uint8_t *xb, size_t xrow) {
     int r = 0, n8 = n & ~7;
     for (; r + 4 <= nr; r += 4) {
-        const float *wr[4];
-        for (int i = 0; i < 4; i++) wr[i] = (const float *)(wb + (size_t)(r + i) * wrow);
+        const uint8_t *wr[4];
+        for (int i = 0; i < 4; i++) wr[i] = wb + (size_t)(r + i) * wrow;
         for (int t = 0; t < nt; t += 2) {
             int tn = nt - t >= 2 ? 2 : 1;
-            const float *x0 = (const float *)(xb + (size_t)t * xrow);
-            const float *x1 = (const float *)(xb + (size_t)(t + tn - 1) * xrow); /* tn 1: x0 twice */
+            const uint8_t *x0 = xb + (size_t)t * xrow, *x1 = xb + (size_t)(t + tn - 1) * xrow; /* tn 1: x0 twice */
             __m256 acc[4][2];
             for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (int e = 0; e < n8; e += 8) {
-                __m256 a0 = _mm256_loadu_ps(x0 + e), a1 = _mm256_loadu_ps(x1 + e);
+                __m256 a0 = ld8(half, x0, e), a1 = ld8(half, x1, e);
                 UNROLL for (int i = 0; i < 4; i++) {
-                    __m256 wv = _mm256_loadu_ps(wr[i] + e);
+                    __m256 wv = ld8(half, wr[i], e);
                     acc[i][0] = _mm256_fmadd_ps(wv, a0, acc[i][0]);
                     acc[i][1] = _mm256_fmadd_ps(wv, a1, acc[i][1]);
                 }
             }
             for (int k = 0; k < tn; k++) {
-                const float *xk = k ? x1 : x0;
+                const uint8_t *xk = k ? x1 : x0;
                 float s[4];
                 _mm_storeu_ps(s, hsum4_ps(acc[0][k], acc[1][k], acc[2][k], acc[3][k]));
                 for (int i = 0; i < 4; i++) {
-                    for (int e = n8; e < n; e++) s[i] += wr[i][e] * xk[e]; /* tail */
+                    for (int e = n8; e < n; e++) s[i] += ld1(half, wr[i], e) * ld1(half, xk, e); /* tail */
                     y[(size_t)(t + k) * ys + (size_t)(r + i)] = s[i];
                 }
             }
         }
     }
     for (; r < nr; r++) /* rows left over */
-        for (int t = 0; t < nt; t++) dots[PK_Q_F32](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+        for (int t = 0; t < nt; t++) dot(n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+}
+
+static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    gemm_fl(true, dots[PK_Q_F16], n, nr, nt, y, ys, w, wrow, x, xrow);
+}
+
+static void gemm_f32(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    gemm_fl(false, dots[PK_Q_F32], n, nr, nt, y, ys, w, wrow, x, xrow);
 }
 
 /* ---- entry points ---- */
