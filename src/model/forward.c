@@ -17,18 +17,21 @@
 enum {
     MM_MAX = 3,
     MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
+    MM_ROWS_PP = 64, /* the same for a batch of 4+ tokens: a GEMM call reads its activations'
+                      * scales once for all its rows */
     MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
 };
 
 /* Several weights with the same input x: x is converted to their shared
  * vec_dot type once, and one pool run covers the rows of all of them. The
- * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
- * take from an atomic counter, so a slower core takes fewer items instead
- * of holding up the others at the barrier. */
+ * work is cut into items of MM_ROWS (batches: MM_ROWS_PP) rows x MM_TOKENS
+ * tokens that threads take from an atomic counter, so a slower core takes
+ * fewer items instead of holding up the others at the barrier. */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
+    int rows;               /* rows per item */
     int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
     int n_tblk;             /* token blocks */
     const float *x;         /* (n, ne0) */
@@ -57,7 +60,7 @@ static void mm_rows(void *arg, int ith, int nth) {
         int tb = it / j->chunks[j->nw], c = it % j->chunks[j->nw], k = 0;
         while (c >= j->chunks[k + 1]) k++;
         const pk_tensor *w = j->w[k];
-        int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
+        int64_t r0 = (int64_t)(c - j->chunks[k]) * j->rows, nr = PK_MIN((int64_t)j->rows, w->ne1 - r0);
         int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
         pk_gemm(w->type, (int)w->ne0, (int)nr, nt, j->y[k] + (size_t)t0 * ne1 + (size_t)r0, ne1,
@@ -74,11 +77,12 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
             return;
         }
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
-                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS };
+                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS,
+                 .rows = n >= 4 ? MM_ROWS_PP : MM_ROWS };
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
-        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
+        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + j.rows - 1) / j.rows);
     }
     atomic_init(&j.next, 0);
     if (vt == PK_Q_F32) {
