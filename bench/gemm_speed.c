@@ -2,7 +2,7 @@
  * the vec_dot loop that prefill used before (pk_gemm_loop) and through the
  * type's GEMM kernel (pk_gemm), single thread, best of 5, timed in thread
  * CPU time so that a busy machine inflates the figures less.
- *   bench/gemm_speed TYPE [TOKENS (64)] [N (2048)] [ROWS (2048)] */
+ *   bench/gemm_speed TYPE [TOKENS (64)] [N (2048)] [ROWS (2048)] [ITEM (32): rows per call] */
 #define _POSIX_C_SOURCE 200809L
 #include "quant/quant.h"
 
@@ -24,8 +24,9 @@ int main(int argc, char **argv) {
     pk_quant_init();
     int ty = pk_qtype_from_name(argv[1]);
     int nt = argc > 2 ? atoi(argv[2]) : 64, n = argc > 3 ? atoi(argv[3]) : 2048, nr = argc > 4 ? atoi(argv[4]) : 2048;
+    int item = argc > 5 ? atoi(argv[5]) : 32;
     const pk_qtraits *q = ty >= 0 ? pk_qtraits_of((pk_qtype)ty) : NULL;
-    if (!q || !q->vec_dot || nt < 1 || nr < 1 || n < 1 || n % q->blck) {
+    if (!q || !q->vec_dot || nt < 1 || nr < 1 || n < 1 || n % q->blck || item < 1) {
         fprintf(stderr, "gemm_speed: bad type or sizes (%s, %d tokens, n %d, %d rows)\n", argv[1], nt, n, nr);
         return 2;
     }
@@ -47,8 +48,8 @@ int main(int argc, char **argv) {
         double best = 1e9;
         for (int rep = 0; rep < 5; rep++) {
             double s = cpu_s();
-            for (int r0 = 0; r0 < nr; r0 += 32) { /* items of 32 rows, as forward.c cuts them */
-                int k = nr - r0 < 32 ? nr - r0 : 32;
+            for (int r0 = 0; r0 < nr; r0 += item) { /* items of 32 rows, as forward.c cuts them */
+                int k = nr - r0 < item ? nr - r0 : item;
                 if (mode) pk_gemm((pk_qtype)ty, n, k, nt, y + r0, (size_t)nr, w + (size_t)r0 * wr, wr, x, xr);
                 else pk_gemm_loop(q, n, k, nt, y + r0, (size_t)nr, w + (size_t)r0 * wr, wr, x, xr);
             }

@@ -1,7 +1,8 @@
 /* test_gemm.c: the GEMM kernels (trait gemm, and pk_gemm's vec_dot
  * fallback for types without one) against the scalar reference: every
  * output y[t][r] equals vec_dot_ref(row r, token t). Shapes cover the
- * tails: token counts 1..9 (tiles of 4 plus 1..3 left over), row counts
+ * tails: token counts 1..70 (tiles of 4 plus 1..3 left over; two chunks
+ * of the q8_0 activation table at the longest cached row), row counts
  * that are not a multiple of 8 (the kernels' row group), two row lengths
  * (f16: one not a multiple of 8);
  * data includes all-zero rows, saturating levels and outliers.
@@ -90,6 +91,22 @@ static void test_types(void) {
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_type(types[i]);
 }
 
+/* batches of 10..70 tokens: many full 4-token tiles and every tail */
+static void test_many_tokens(void) {
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K,
+                                      PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16, PK_Q_F32 };
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)
+        for (int nt = 10; nt <= 70; nt++)
+            check_shape(types[i], pk_qtraits_of(types[i])->blck == 1 ? 67 : 256, nt % 2 ? 13 : 8, nt, false);
+}
+
+/* the longest cached row (n 12288): the q8_0 activation table holds 40
+ * tokens of it, so 45 tokens take two chunks */
+static void test_token_chunks(void) {
+    check_shape(PK_Q_Q4_0, 12288, 9, 45, false);
+    check_shape(PK_Q_Q8_0, 12288, 8, 45, false);
+}
+
 /* a long row (past the kernels' stack cache) takes the vec_dot path */
 static void test_long_rows(void) {
     check_shape(PK_Q_Q4_0, 16384, 9, 5, false);
@@ -138,6 +155,8 @@ int main(void) {
     fprintf(stderr, "   kernels: %s\n", pk_quant_isa());
     PK_RUN(test_dispatch);
     PK_RUN(test_types);
+    PK_RUN(test_many_tokens);
+    PK_RUN(test_token_chunks);
     PK_RUN(test_long_rows);
     PK_RUN(test_act_quant);
     return pk_test_summary();

@@ -16,22 +16,24 @@
 
 enum {
     MM_MAX = 3,
-    MM_ROWS = 32,   /* rows per work item (a multiple of the kernels' 8-row tiles) */
+    MM_ROWS_PP = 64, /* rows per GEMM work item (a multiple of the kernels' 8-row tiles): a
+                      * call reads its activations' scales once for all its rows */
     MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
     MM_GEMV_MIN = 16, /* decode: the smallest run of rows a thread takes */
 };
 
 /* Several weights with the same input x: x is converted to their shared
  * vec_dot type once, and one pool run covers the rows of all of them. The
- * work is cut into items of MM_ROWS rows x MM_TOKENS tokens that threads
- * take from an atomic counter, so a slower core takes fewer items instead
- * of holding up the others at the barrier. Decode (fewer than 4 tokens)
- * runs the GEMV kernels token by token over runs of rows that shrink as the
- * work runs out (mm_gemv). */
+ * work is cut into items of MM_ROWS_PP rows x MM_TOKENS tokens that
+ * threads take from an atomic counter, so a slower core takes fewer items
+ * instead of holding up the others at the barrier. Decode (fewer than 4
+ * tokens) runs the GEMV kernels token by token over runs of rows that shrink
+ * as the work runs out (mm_gemv). */
 typedef struct mm_job {
     const pk_tensor *w[MM_MAX];
     float *y[MM_MAX];
     int nw;
+    int rows;               /* rows per item */
     int chunks[MM_MAX + 1]; /* prefix sums of row chunks per weight */
     int rowsum[MM_MAX + 1]; /* prefix sums of rows per weight (decode) */
     int n_tblk;             /* token blocks */
@@ -61,7 +63,7 @@ static void mm_rows(void *arg, int ith, int nth) {
         int tb = it / j->chunks[j->nw], c = it % j->chunks[j->nw], k = 0;
         while (c >= j->chunks[k + 1]) k++;
         const pk_tensor *w = j->w[k];
-        int64_t r0 = (int64_t)(c - j->chunks[k]) * MM_ROWS, nr = PK_MIN((int64_t)MM_ROWS, w->ne1 - r0);
+        int64_t r0 = (int64_t)(c - j->chunks[k]) * j->rows, nr = PK_MIN((int64_t)j->rows, w->ne1 - r0);
         int t0 = tb * MM_TOKENS, nt = PK_MIN(MM_TOKENS, j->n - t0);
         size_t ne1 = (size_t)w->ne1;
         pk_gemm(w->type, (int)w->ne0, (int)nr, nt, j->y[k] + (size_t)t0 * ne1 + (size_t)r0, ne1,
@@ -102,11 +104,12 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
             return;
         }
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
-                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS };
+                 .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS,
+                 .rows = MM_ROWS_PP };
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
-        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + MM_ROWS - 1) / MM_ROWS);
+        j.chunks[k + 1] = j.chunks[k] + (int)((ws[k]->ne1 + j.rows - 1) / j.rows);
         j.rowsum[k + 1] = j.rowsum[k] + (int)ws[k]->ne1;
     }
     atomic_init(&j.next, 0);
@@ -247,6 +250,7 @@ static void rope(const pk_ctx *c, float *x, int n, int n_heads, int stride) {
 typedef struct att_job {
     pk_ctx *c;
     int layer, n;
+    atomic_int next;            /* att_prefill_task: next task */
 } att_job;
 
 static void att_task(void *arg, int ith, int nth) {
@@ -294,6 +298,83 @@ static void att_task(void *arg, int ith, int nth) {
             } else {
                 kt->to_float(vr, tmp, hd);
                 for (int i = 0; i < hd; i++) o[i] += a * tmp[i];
+            }
+        }
+    }
+}
+
+/* Prefill over an f16 cache. A task is one KV head and a span of up to
+ * ATT_SPAN tokens, taken from an atomic counter, latest span (the most
+ * keys) first. The head's K rows are widened to f32 (n_kv, hd) and its V
+ * rows widened and transposed (hd, n_ctx stride) as the span's blocks of
+ * PK_ATT_TB tokens reach them, each key once per task; per block and query
+ * head of the group two f32 GEMMs share them: scores = Q K^T (tokens x
+ * keys), the causal softmax, out = P V. Keys past a token's position get
+ * probability 0. Queries are rounded through f16 as att_task's dot
+ * operands are, so that a batch gives the logits of one token at a time. */
+enum { ATT_SPAN = 128 };
+
+/* sc[0..lim) <- softmax(scale * sc), sc[lim..n) <- 0. The maximum of the
+ * unscaled scores times scale is the maximum of the scaled ones (scale > 0,
+ * rounding is monotonic); four running maxima break the compare chain. */
+static void softmax_row(float *sc, int lim, int n, float scale) {
+    float m4[4] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY }, sum = 0;
+    int p = 0;
+    for (; p + 4 <= lim; p += 4)
+        for (int i = 0; i < 4; i++) m4[i] = PK_MAX(m4[i], sc[p + i]);
+    for (; p < lim; p++) m4[0] = PK_MAX(m4[0], sc[p]);
+    float mx = PK_MAX(PK_MAX(m4[0], m4[1]), PK_MAX(m4[2], m4[3])) * scale;
+    for (p = 0; p < lim; p++) {
+        sc[p] = expf(sc[p] * scale - mx);
+        sum += sc[p];
+    }
+    float inv = 1.0f / sum;
+    for (p = 0; p < lim; p++) sc[p] *= inv;
+    for (; p < n; p++) sc[p] = 0;
+}
+
+static void att_prefill_task(void *arg, int ith, int nth) {
+    (void)nth;
+    att_job *j = arg;
+    pk_ctx *c = j->c;
+    const pk_hparams *h = &c->model->hp;
+    int hd = h->head_dim, qd = h->n_head * hd, group = h->n_head / h->n_kv_head;
+    int n_span = (j->n + ATT_SPAN - 1) / ATT_SPAN, n_tasks = n_span * h->n_kv_head;
+    size_t row = c->kv_row, n_ctx = (size_t)c->n_ctx, head_bytes = (size_t)hd * 2;
+    const pk_qtraits *kt = pk_qtraits_of(PK_Q_F16);
+    float *kf = c->att_kv + (size_t)ith * ((2 * (size_t)hd + PK_ATT_TB) * n_ctx + PK_ATT_TB * (size_t)hd);
+    float *vt = kf + (size_t)hd * n_ctx;       /* (hd, n_ctx) */
+    float *pr = vt + (size_t)hd * n_ctx;       /* (tokens, n_kv) */
+    float *qr = pr + PK_ATT_TB * n_ctx;        /* (tokens, hd) */
+    float *tmp = c->att_tmp + (size_t)ith * 2 * (size_t)hd;
+    const uint8_t *kc = c->kv_k + (size_t)j->layer * n_ctx * row;
+    const uint8_t *vc = c->kv_v + (size_t)j->layer * n_ctx * row;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int it; (it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < n_tasks;) {
+        int task = n_tasks - 1 - it, kvh = task % h->n_kv_head;
+        int s0 = task / h->n_kv_head * ATT_SPAN, s1 = PK_MIN(j->n, s0 + ATT_SPAN), have = 0;
+        for (int t0 = s0; t0 < s1; t0 += PK_ATT_TB) {
+            int tn = PK_MIN(PK_ATT_TB, s1 - t0), n_kv = c->n_past + t0 + tn;
+            size_t nk = (size_t)n_kv;
+            for (; have < n_kv; have++) {
+                size_t off = (size_t)have * row + (size_t)kvh * head_bytes;
+                kt->to_float(kc + off, kf + (size_t)have * (size_t)hd, hd);
+                kt->to_float(vc + off, tmp, hd);
+                for (int i = 0; i < hd; i++) vt[(size_t)i * n_ctx + (size_t)have] = tmp[i];
+            }
+            for (int g = 0; g < group; g++) {
+                int hh = kvh * group + g;
+                size_t qo = (size_t)t0 * (size_t)qd + (size_t)hh * (size_t)hd;
+                for (int t = 0; t < tn; t++) {
+                    pk_qtraits_of(PK_Q_F16)->from_float(c->q + qo + (size_t)t * (size_t)qd, tmp, hd);
+                    kt->to_float(tmp, qr + (size_t)t * (size_t)hd, hd);
+                }
+                pk_gemm(PK_Q_F32, hd, n_kv, tn, pr, nk, kf, sizeof(float) * (size_t)hd, qr,
+                        sizeof(float) * (size_t)hd);
+                for (int t = 0; t < tn; t++)
+                    softmax_row(pr + (size_t)t * nk, c->n_past + t0 + t + 1, n_kv, scale);
+                pk_gemm(PK_Q_F32, n_kv, hd, tn, c->att_out + qo, (size_t)qd, vt, sizeof(float) * n_ctx, pr,
+                        sizeof(float) * nk);
             }
         }
     }
@@ -356,8 +437,9 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
                           .n = n };
             pk_pool_run_n(c->pool, PK_MIN(n, ew_threads(c, (size_t)n * (size_t)kvd)), kv_task, &kj);
         }
-        att_job aj = { c, il, n };
-        pk_pool_run(c->pool, att_task, &aj);
+        att_job aj = { .c = c, .layer = il, .n = n };
+        atomic_init(&aj.next, 0);
+        pk_pool_run(c->pool, n > 1 && c->kv_type == PK_Q_F16 ? att_prefill_task : att_task, &aj);
         collect(c, il, "attn_output", c->att_out, n, qd);
         pk_matmul(c, &L->wo, c->att_out, c->xn, n);
         add_batch(c, c->x, c->xn, (size_t)n * (size_t)d);

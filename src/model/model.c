@@ -270,6 +270,7 @@ void pk_ctx_free(pk_ctx *c) {
     pk_free_aligned(c->hb2);
     pk_free_aligned(c->att);
     pk_free_aligned(c->att_tmp);
+    pk_free_aligned(c->att_kv);
     pk_free_aligned(c->rope_cs);
     pk_free_aligned(c->qbuf);
     pk_free_aligned(c->logits);
@@ -339,6 +340,8 @@ pk_status pk_ctx_new(pk_model *m, const pk_ctx_params *params, pk_ctx **out) {
     c->att = abuf((size_t)pk_pool_size(c->pool) * (size_t)c->n_ctx, 4, &ok);
     c->qbuf = abuf(c->qbuf_size, 1, &ok);
     c->att_tmp = abuf((size_t)pk_pool_size(c->pool) * 2 * (size_t)h->head_dim, 4, &ok);
+    c->att_kv = abuf((size_t)pk_pool_size(c->pool) * ((2 * (size_t)h->head_dim + PK_ATT_TB) * (size_t)c->n_ctx +
+                                                      PK_ATT_TB * (size_t)h->head_dim), 4, &ok);
     c->rope_cs = abuf(nb * (size_t)h->n_rot, 4, &ok);
     c->logits = abuf(nb * (size_t)h->n_vocab, 4, &ok);
     if (!ok) {

@@ -50,6 +50,8 @@ struct pk_model {
     uint64_t n_params, n_bytes;
 };
 
+enum { PK_ATT_TB = 16 }; /* query tokens per prefill attention task */
+
 /* Context: KV cache (f16 or q8_0) and scratch for up to n_batch tokens. */
 struct pk_ctx {
     pk_model *model;
@@ -65,6 +67,8 @@ struct pk_ctx {
     float *hb, *hb2;            /* (n_batch, max(n_ff*2, qkv)) */
     float *att;                 /* (n_threads, n_ctx) scores */
     float *att_tmp;             /* (n_threads, 2 * head_dim): q in the K dot type, a V row */
+    float *att_kv;              /* per thread (n_ctx, hd) K, (hd, n_ctx) V^T, (PK_ATT_TB, n_ctx)
+                                 * probabilities, (PK_ATT_TB, hd) queries: prefill attention */
     float *rope_cs;             /* (n_batch, n_rot/2, 2) cos, sin per position */
     void *qbuf;                 /* activations quantized for vec_dot */
     size_t qbuf_size;

@@ -1,15 +1,19 @@
 /* gemm_avx2.c: prefill GEMM micro-kernels (AVX2) on the native GGUF block
  * layouts: q4_0, q8_0 against q8_0 activations; q4_K, q5_K, q6_K, iq4_xs
- * against q8_K; f16 against f16 (4 rows x 2 tokens of FMAs, at the end). For each group of 8 weight rows the kernel decodes every
- * 32-value group once into int8 and transposes it so that 32-bit lane r of
- * a register holds 4 consecutive values of row r; the decoded rows (8 x n
- * bytes) and their scales stay in a stack cache while 1..4 tokens at a time
- * stream past: a broadcast of 4 activation bytes times one register gives
- * 8 rows' partial dots (maddubs), so no horizontal sums are needed and each
- * float accumulator holds 8 outputs. Rows left over (nr % 8), rows
- * longer than the cache and calls with fewer than 4 tokens go through the
- * vec_dot kernels. Results equal
- * vec_dot per row and token up to float summation order (tests/test_gemm.c). */
+ * against q8_K; f16 against f16 and f32 against f32 (4 rows x 2 tokens
+ * of FMAs, at the end).
+ * For each group of 8 weight rows the kernel decodes every 32-value group
+ * once into int8 and transposes it so that 32-bit lane r of a register
+ * holds 4 consecutive values of row r; the decoded rows (8 x n bytes) and
+ * their scales stay in a stack cache while all the call's tokens stream
+ * past, 4 at a time with their accumulators in registers: a broadcast of 4
+ * activation bytes times one register gives 8 rows' partial dots
+ * (maddubs), so no horizontal sums are needed and each float accumulator
+ * holds 8 outputs. The q8_0 activations' scales and sums are read once per
+ * call into a table. Rows left over (nr % 8), rows longer than the cache
+ * and calls with fewer than 4 tokens go through the vec_dot kernels.
+ * Results equal vec_dot per row and token up to float summation order
+ * (tests/test_gemm.c). */
 #include "quant/quant_int.h"
 
 #include <immintrin.h>
@@ -177,216 +181,286 @@ static inline __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* sum of 32 signed bytes */
-static inline int sum_i8_32(const int8_t *p) {
-    __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
-    __m256i s = _mm256_sad_epu8(v, _mm256_setzero_si256());
-    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi64(h, _mm_unpackhi_epi64(h, h));
-    return _mm_cvtsi128_si32(h) - 32 * 128;
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* v opaque to the optimiser: keeps a chain of integer adds a chain (GCC
+ * would otherwise rebalance it into a tree whose partial sums spill) */
+#define CHAIN(v) __asm__("" : "+x"(v))
+
+/* Activations of the q8_0 kinds (q4_0, q8_0), per token and group: the
+ * scale as a float and, for q4_0, 8 * the sum of the group's quants (the
+ * weights are decoded +8, so w.x = (w+8).x - 8 sum(x)). Built once per
+ * chunk of tokens and shared by every 8-row group of the call. */
+enum { XT_MAX = 16384 }; /* table entries (tokens x groups) per chunk */
+typedef struct xtab {
+    float dx[XT_MAX];
+    int32_t s8[XT_MAX];
+} xtab;
+
+static void xtab_fill(kind kd, int ng, int nt, const uint8_t *x, size_t xrow, xtab *tb) {
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++)
+        for (int k = 0; k < ng; k++) {
+            const pk_block_q8_0 *b = (const pk_block_q8_0 *)(x + (size_t)t * xrow) + k;
+            tb->dx[t * ng + k] = h2f(b->d);
+            if (kd != K_Q4_0) continue;
+            __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)b->qs)), ones16);
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            h = _mm_add_epi32(h, _mm_unpackhi_epi64(h, h));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 1));
+            tb->s8[t * ng + k] = 8 * _mm_cvtsi128_si32(h);
+        }
 }
 
-/* int32 lane r: sum over the group of w_r * x (q6_K: with its int16 scales);
- * q4_K and q5_K go through group_dot_k */
-static inline __m256i group_dot(kind kd, const __m256i *W, const int8_t *x, const int16_t *sc16) {
+/* The tiles keep tn <= 4 tokens' accumulators in registers: each weight
+ * register (8 rows x 4 values) is loaded once per group and multiplied by
+ * the tn tokens' broadcast 4-byte activations (maddubs: unsigned weights x
+ * signed activations; pairs summed in int16 where they cannot overflow,
+ * then madd to int32 with ones or the group scales). */
+
+/* q4_0, q8_0, iq4_xs: per group, int32 dot -> float with dw * dx. q4_0's
+ * values 0..15: 8 maddubs summed in int16 stay below 2^15 (8 * 2 * 15 *
+ * 127); q8_0 and iq4_xs are signed: |x| times w with x's sign, madd each. */
+static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, const cache *c, float *y,
+                                                       size_t ys, const uint8_t *x, size_t xrow,
+                                                       const xtab *tb, int t0) {
     const __m256i ones = _mm256_set1_epi16(1);
-    switch (kd) {
-    case K_Q4_0: { /* values 0..15: 8 products of pairs stay below 2^15 */
-        __m256i s = _mm256_maddubs_epi16(W[0], bcast4(x));
-        for (int g = 1; g < 8; g++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
-        return _mm256_madd_epi16(s, ones);
-    }
-    case K_Q6_K: { /* values 0..63: two at a time, then the halves' scales */
-        const __m256i sc0 = _mm256_loadu_si256((const __m256i *)sc16);
-        const __m256i sc1 = _mm256_loadu_si256((const __m256i *)(sc16 + 16));
-        __m256i acc = _mm256_setzero_si256();
-        for (int g = 0; g < 8; g += 2) {
-            __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)),
-                                         _mm256_maddubs_epi16(W[g + 1], bcast4(x + 4 * g + 4)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, g < 4 ? sc0 : sc1));
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
+    for (int k = 0; k < ng; k++) {
+        const __m256i *W = &c->wc[8 * k];
+        const int8_t *xq[4];
+        float dx[4];
+        UNROLL for (int t = 0; t < tn; t++) {
+            if (kd == K_IQ4_XS) {
+                const pk_block_q8_K *b = (const pk_block_q8_K *)(x + (size_t)t * xrow) + k / 8;
+                xq[t] = b->qs + 32 * (k % 8);
+                dx[t] = b->d;
+            } else {
+                xq[t] = ((const pk_block_q8_0 *)(x + (size_t)t * xrow))[k].qs;
+                dx[t] = tb->dx[(t0 + t) * ng + k];
+            }
         }
-        return acc;
-    }
-    default: { /* q8_0, iq4_xs: signed values: |x| times w with x's sign */
-        __m256i acc = _mm256_setzero_si256();
-        for (int g = 0; g < 8; g++) {
-            __m256i b = bcast4(x + 4 * g);
-            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(b, b), _mm256_sign_epi8(W[g], b));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+        __m256i s[4];
+        if (kd == K_Q4_0) {
+            UNROLL for (int g = 0; g < 8; g++) {
+                __m256i w = _mm256_load_si256(W + g);
+                UNROLL for (int t = 0; t < tn; t++) {
+                    __m256i p = _mm256_maddubs_epi16(w, bcast4(xq[t] + 4 * g));
+                    s[t] = g ? _mm256_add_epi16(s[t], p) : p;
+                    CHAIN(s[t]);
+                }
+            }
+            UNROLL for (int t = 0; t < tn; t++)
+                s[t] = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), _mm256_set1_epi32(tb->s8[(t0 + t) * ng + k]));
+        } else {
+            UNROLL for (int g = 0; g < 8; g++) {
+                __m256i w = _mm256_load_si256(W + g);
+                UNROLL for (int t = 0; t < tn; t++) {
+                    __m256i b = bcast4(xq[t] + 4 * g);
+                    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(b, b), _mm256_sign_epi8(w, b)), ones);
+                    s[t] = g ? _mm256_add_epi32(s[t], p) : p;
+                    CHAIN(s[t]);
+                }
+            }
         }
-        return acc;
+        const __m256 dw = _mm256_load_ps(c->dws[k]);
+        UNROLL for (int t = 0; t < tn; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(dx[t])), acc[t]);
     }
-    }
-    return _mm256_setzero_si256();
+    UNROLL for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-/* k-quants: int32 lane r = sc_r * sum over the group of w_r * x */
-static inline __m256i group_dot_k(kind kd, const __m256i *W, const int8_t *x, const int16_t *sc16) {
-    const __m256i sc = _mm256_loadu_si256((const __m256i *)sc16);
-    if (kd == K_Q4_K) {
-        __m256i s = _mm256_maddubs_epi16(W[0], bcast4(x));
-        for (int g = 1; g < 8; g++) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
-        return _mm256_madd_epi16(s, sc);
-    }
-    if (kd == K_Q5_K) {
-        __m256i s0 = _mm256_maddubs_epi16(W[0], bcast4(x)), s1 = _mm256_maddubs_epi16(W[4], bcast4(x + 16));
-        for (int g = 1; g < 4; g++) {
-            s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(W[g], bcast4(x + 4 * g)));
-            s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(W[g + 4], bcast4(x + 16 + 4 * g)));
-        }
-        return _mm256_add_epi32(_mm256_madd_epi16(s0, sc), _mm256_madd_epi16(s1, sc));
-    }
-    return group_dot(kd, W, x, sc16); /* q6_K applies its half scales itself */
-}
-
-/* The k-quants: integer sums over a super-block (scales applied by madd),
- * then d, the mins (q4_K, q5_K: sum_j m_j * (sum of the group's x)) or the
- * offset (q6_K: 32 * sum_j sc_j * (sum of the 16-half's x)) from bsums. */
+/* The k-quants, per super-block: integer sums with the group scales
+ * applied by madd (q4_K: 8 maddubs per group in int16; q5_K values 0..31:
+ * 4; q6_K values 0..63: 2, then its 16-halves' scales), then d, and the
+ * mins (q4_K, q5_K: sum_j m_j * (sum of the group's x)) or the offset
+ * (q6_K: 32 * sum_j sc_j * (sum of the 16-half's x)) from bsums. */
 static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng, const cache *c, float *y,
                                                          size_t ys, const uint8_t *x, size_t xrow) {
     __m256 acc[4];
-    for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
+    UNROLL for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
     for (int sb = 0; sb < ng / 8; sb++) {
+        const pk_block_q8_K *xb[4];
         __m256i is[4], ms[4];
-        for (int t = 0; t < tn; t++) is[t] = ms[t] = _mm256_setzero_si256();
+        UNROLL for (int t = 0; t < tn; t++) {
+            xb[t] = (const pk_block_q8_K *)(x + (size_t)t * xrow) + sb;
+            is[t] = _mm256_setzero_si256();
+        }
         for (int j = 0; j < 8; j++) {
             int k = 8 * sb + j;
-            __m256i W[8];
-            for (int g = 0; g < 8; g++) W[g] = _mm256_load_si256(&c->wc[8 * k + g]);
-            for (int t = 0; t < tn; t++) {
-                const pk_block_q8_K *b = (const pk_block_q8_K *)(x + (size_t)t * xrow) + sb;
-                is[t] = _mm256_add_epi32(is[t], group_dot_k(kd, W, b->qs + 32 * j, c->sc16[k][0]));
-                /* q4_K / q5_K: (m, m) . (bsum 2j, 2j+1); q6_K: (sc0, sc1) . the same */
-                const int16_t *mp = kd == K_Q6_K ? c->sc16[k][2] : c->sc16[k][1];
-                __m256i bs = bcast4((const int8_t *)&b->bsums[2 * j]);
-                ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)mp), bs));
+            const __m256i *W = &c->wc[8 * k];
+            const __m256i sc0 = _mm256_load_si256((const __m256i *)c->sc16[k][0]);
+            __m256i s[4];
+            if (kd == K_Q4_K) {
+                UNROLL for (int g = 0; g < 8; g++) {
+                    __m256i w = _mm256_load_si256(W + g);
+                    UNROLL for (int t = 0; t < tn; t++) {
+                        __m256i p = _mm256_maddubs_epi16(w, bcast4(xb[t]->qs + 32 * j + 4 * g));
+                        s[t] = g ? _mm256_add_epi16(s[t], p) : p;
+                        CHAIN(s[t]);
+                    CHAIN(s[t]);
+                    }
+                }
+                UNROLL for (int t = 0; t < tn; t++) is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s[t], sc0));
+            } else {
+                int step = kd == K_Q5_K ? 4 : 2;
+                UNROLL for (int g = 0; g < 8; g++) {
+                    __m256i w = _mm256_load_si256(W + g);
+                    UNROLL for (int t = 0; t < tn; t++) {
+                        __m256i p = _mm256_maddubs_epi16(w, bcast4(xb[t]->qs + 32 * j + 4 * g));
+                        s[t] = g % step ? _mm256_add_epi16(s[t], p) : p;
+                        CHAIN(s[t]);
+                    }
+                    if (g % step == step - 1) {
+                        const __m256i sc = kd == K_Q6_K && g >= 4 ? _mm256_load_si256((const __m256i *)c->sc16[k][1]) : sc0;
+                        UNROLL for (int t = 0; t < tn; t++) is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s[t], sc));
+                    }
+                }
             }
         }
-        const __m256 d = _mm256_loadu_ps(c->dws[8 * sb]), dm = _mm256_loadu_ps(c->mfs[8 * sb]);
-        for (int t = 0; t < tn; t++) {
-            __m256 dy = _mm256_set1_ps(((const pk_block_q8_K *)(x + (size_t)t * xrow))[sb].d);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(d, dy), acc[t]);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms[t]), _mm256_mul_ps(dm, dy), acc[t]);
+        /* q4_K / q5_K: (m, m) . (bsum 2j, 2j+1); q6_K: (sc0, sc1) . the same */
+        UNROLL for (int t = 0; t < tn; t++) ms[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const __m256i mp = _mm256_load_si256((const __m256i *)c->sc16[8 * sb + j][kd == K_Q6_K ? 2 : 1]);
+            UNROLL for (int t = 0; t < tn; t++)
+                ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, bcast4((const int8_t *)&xb[t]->bsums[2 * j])));
+        }
+        const __m256 d = _mm256_load_ps(c->dws[8 * sb]), dm = _mm256_load_ps(c->mfs[8 * sb]);
+        UNROLL for (int t = 0; t < tn; t++) {
+            __m256 dy = _mm256_set1_ps(xb[t]->d);
+            __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms[t]), dm, _mm256_mul_ps(_mm256_cvtepi32_ps(is[t]), d));
+            acc[t] = _mm256_fmadd_ps(v, dy, acc[t]);
         }
     }
-    for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
+    UNROLL for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-/* Activation group k of token row xr (q8_0, or q8_K for iq4_xs): its 32
- * quants, scale and for q4_0 the offset correction -8 dx sum(x). */
-static inline const int8_t *act(kind kd, const uint8_t *xr, int k, float *dx, float *cf) {
-    if (kd == K_Q4_0 || kd == K_Q8_0) {
-        const pk_block_q8_0 *b = (const pk_block_q8_0 *)xr + k;
-        *dx = h2f(b->d);
-        if (kd == K_Q4_0) cf[0] = -8.0f * *dx * (float)sum_i8_32(b->qs); /* weights are stored +8 */
-        return b->qs;
+/* tiles of one 8-row group over tokens [t0, t0 + nt) of the chunk */
+static inline __attribute__((always_inline)) void tiles(kind kd, int ng, int nt, const cache *c, float *y, size_t ys,
+                                                        const uint8_t *x, size_t xrow, const xtab *tb) {
+    bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
+    int t = 0;
+    for (; t + 4 <= nt; t += 4) {
+        if (kq) tile_k(kd, 4, ng, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow);
+        else tile(kd, 4, ng, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
     }
-    const pk_block_q8_K *b = (const pk_block_q8_K *)xr + k / 8;
-    int j = k % 8;
-    *dx = b->d;
-    return b->qs + 32 * j;
-}
-
-static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, const cache *c, float *y,
-                                                       size_t ys, const uint8_t *x, size_t xrow) {
-    int ncorr = kd == K_Q4_0;
-    __m256 acc[4];
-    for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
-    for (int k = 0; k < ng; k++) {
-        __m256i W[8];
-        for (int g = 0; g < 8; g++) W[g] = _mm256_load_si256(&c->wc[8 * k + g]);
-        const __m256 dw = _mm256_loadu_ps(c->dws[k]);
-        for (int t = 0; t < tn; t++) {
-            float dx, cf[1];
-            const int8_t *xq = act(kd, x + (size_t)t * xrow, k, &dx, cf);
-            __m256i s = group_dot(kd, W, xq, c->sc16[k][0]);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(dx)), acc[t]);
-            if (ncorr) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(c->mfs[k]), _mm256_set1_ps(cf[0]), acc[t]);
-        }
+    float *yt = y + (size_t)t * ys;
+    const uint8_t *xt = x + (size_t)t * xrow;
+    switch ((nt - t) * 2 + kq) {
+    case 6: tile(kd, 3, ng, c, yt, ys, xt, xrow, tb, t); break;
+    case 4: tile(kd, 2, ng, c, yt, ys, xt, xrow, tb, t); break;
+    case 2: tile(kd, 1, ng, c, yt, ys, xt, xrow, tb, t); break;
+    case 7: tile_k(kd, 3, ng, c, yt, ys, xt, xrow); break;
+    case 5: tile_k(kd, 2, ng, c, yt, ys, xt, xrow); break;
+    case 3: tile_k(kd, 1, ng, c, yt, ys, xt, xrow); break;
+    default: break;
     }
-    for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
+/* the next 8-row group towards L2 while the tiles run: the weights stream
+ * from memory once per call */
+static inline void prefetch_rows(const uint8_t *w, size_t wrow) {
+    for (size_t off = 0; off < 8 * wrow; off += 64) _mm_prefetch((const char *)w + off, _MM_HINT_T1);
+}
+
+/* Tokens in chunks whose activation table fits XT_MAX; per chunk, each
+ * 8-row group is decoded once into the cache and swept by all the chunk's
+ * tokens. */
 static inline __attribute__((always_inline)) void gemm_run(kind kd, pk_vec_dot_fn dot, int n, int nr, int nt,
                                                            float *y, size_t ys, const uint8_t *w, size_t wrow,
                                                            const uint8_t *x, size_t xrow) {
-    int ng = n / 32, r = 0;
+    int ng = n / 32, r8 = 0;
     if (ng <= NG_MAX && nt >= 4) { /* fewer tokens do not pay for the transposes */
+        r8 = nr & ~7;
+        bool tab = kd == K_Q4_0 || kd == K_Q8_0;
+        int tch = tab ? PK_MAX(4, (XT_MAX / ng) & ~3) : nt;
         cache c __attribute__((aligned(32)));
-        for (; r + 8 <= nr; r += 8) {
-            fill_cache(kd, w + (size_t)r * wrow, wrow, ng, &c);
-            int t = 0;
-            bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
-            for (; t + 4 <= nt; t += 4) {
-                float *yt = y + (size_t)t * ys + r;
-                if (kq) tile_k(kd, 4, ng, &c, yt, ys, x + (size_t)t * xrow, xrow);
-                else tile(kd, 4, ng, &c, yt, ys, x + (size_t)t * xrow, xrow);
-            }
-            const uint8_t *xt = x + (size_t)t * xrow;
-            float *yt = y + (size_t)t * ys + r;
-            switch ((nt - t) * 2 + kq) {
-            case 6: tile(kd, 3, ng, &c, yt, ys, xt, xrow); break;
-            case 4: tile(kd, 2, ng, &c, yt, ys, xt, xrow); break;
-            case 2: tile(kd, 1, ng, &c, yt, ys, xt, xrow); break;
-            case 7: tile_k(kd, 3, ng, &c, yt, ys, xt, xrow); break;
-            case 5: tile_k(kd, 2, ng, &c, yt, ys, xt, xrow); break;
-            case 3: tile_k(kd, 1, ng, &c, yt, ys, xt, xrow); break;
-            default: break;
+        xtab tb;
+        for (int t0 = 0; t0 < nt; t0 += tch) {
+            int tn = PK_MIN(tch, nt - t0);
+            const uint8_t *xc = x + (size_t)t0 * xrow;
+            if (tab) xtab_fill(kd, ng, tn, xc, xrow, &tb);
+            for (int r = 0; r < r8; r += 8) {
+                fill_cache(kd, w + (size_t)r * wrow, wrow, ng, &c);
+                if (r + 8 < r8) prefetch_rows(w + (size_t)(r + 8) * wrow, wrow);
+                tiles(kd, ng, tn, &c, y + (size_t)t0 * ys + r, ys, xc, xrow, &tb);
             }
         }
     }
-    for (; r < nr; r++) /* rows left over */
+    for (int r = r8; r < nr; r++) /* rows left over */
         for (int t = 0; t < nt; t++) dot(n, y + (size_t)t * ys + r, w + (size_t)r * wrow, x + (size_t)t * xrow);
 }
-
 /* vec_dot kernels of each type, for the row and token tails */
 static pk_vec_dot_fn dots[PK_Q_COUNT];
 
-/* ---- f16: 4 rows x 2 tokens of float FMAs ---- */
-
-static inline float hsum_ps(__m256 v) {
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_movehdup_ps(lo)));
-}
+/* ---- f16 and f32: 4 rows x 2 tokens of float FMAs ---- */
 
 static inline __m256 ld_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-/* Each weight and activation vector is widened once per tile instead of
- * once per product; elements past the last 8 are added one by one. */
-static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
-                     size_t xrow) {
-    const uint8_t *wb = w, *xb = x;
+/* 8 elements from e of an f16 (half) or f32 row, widened */
+static inline __m256 ld8(bool half, const void *p, int e) {
+    return half ? ld_f16((const uint16_t *)p + e) : _mm256_loadu_ps((const float *)p + e);
+}
+
+static inline float ld1(bool half, const void *p, int e) {
+    return half ? h2f(((const uint16_t *)p)[e]) : ((const float *)p)[e];
+}
+
+/* lane i = sum of a[i]'s 8 lanes, for 4 vectors */
+static inline __m128 hsum4_ps(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* A tile keeps 8 accumulators in registers and widens each weight and
+ * activation vector once per 8 elements instead of once per product; the
+ * 4 rows' sums of a token come out of one horizontal-add tree. Elements
+ * past the last 8 are added one by one; rows left over go through vec_dot.
+ * f32 serves prefill attention (Q K^T, P V). */
+static inline __attribute__((always_inline)) void gemm_fl(bool half, pk_vec_dot_fn dot, int n, int nr, int nt,
+                                                          float *y, size_t ys, const uint8_t *wb, size_t wrow,
+                                                          const uint8_t *xb, size_t xrow) {
     int r = 0, n8 = n & ~7;
     for (; r + 4 <= nr; r += 4) {
-        const uint16_t *wr[4];
-        for (int i = 0; i < 4; i++) wr[i] = (const uint16_t *)(wb + (size_t)(r + i) * wrow);
-        int t = 0;
-        for (; t + 2 <= nt; t += 2) {
-            const uint16_t *x0 = (const uint16_t *)(xb + (size_t)t * xrow), *x1 = (const uint16_t *)(xb + (size_t)(t + 1) * xrow);
+        const uint8_t *wr[4];
+        for (int i = 0; i < 4; i++) wr[i] = wb + (size_t)(r + i) * wrow;
+        for (int t = 0; t < nt; t += 2) {
+            int tn = nt - t >= 2 ? 2 : 1;
+            const uint8_t *x0 = xb + (size_t)t * xrow, *x1 = xb + (size_t)(t + tn - 1) * xrow; /* tn 1: x0 twice */
             __m256 acc[4][2];
             for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (int e = 0; e < n8; e += 8) {
-                __m256 a0 = ld_f16(x0 + e), a1 = ld_f16(x1 + e);
-                for (int i = 0; i < 4; i++) {
-                    __m256 wv = ld_f16(wr[i] + e);
+                __m256 a0 = ld8(half, x0, e), a1 = ld8(half, x1, e);
+                UNROLL for (int i = 0; i < 4; i++) {
+                    __m256 wv = ld8(half, wr[i], e);
                     acc[i][0] = _mm256_fmadd_ps(wv, a0, acc[i][0]);
                     acc[i][1] = _mm256_fmadd_ps(wv, a1, acc[i][1]);
                 }
             }
-            for (int i = 0; i < 4; i++)
-                for (int k = 0; k < 2; k++) {
-                    const uint16_t *xk = k ? x1 : x0;
-                    float s = hsum_ps(acc[i][k]);
-                    for (int e = n8; e < n; e++) s += h2f(wr[i][e]) * h2f(xk[e]); /* tail */
-                    y[(size_t)(t + k) * ys + (size_t)(r + i)] = s;
+            for (int k = 0; k < tn; k++) {
+                const uint8_t *xk = k ? x1 : x0;
+                float s[4];
+                _mm_storeu_ps(s, hsum4_ps(acc[0][k], acc[1][k], acc[2][k], acc[3][k]));
+                for (int i = 0; i < 4; i++) {
+                    for (int e = n8; e < n; e++) s[i] += ld1(half, wr[i], e) * ld1(half, xk, e); /* tail */
+                    y[(size_t)(t + k) * ys + (size_t)(r + i)] = s[i];
                 }
+            }
         }
-        for (; t < nt; t++) /* a token left over */
-            for (int i = 0; i < 4; i++) dots[PK_Q_F16](n, y + (size_t)t * ys + (size_t)(r + i), wr[i], xb + (size_t)t * xrow);
     }
     for (; r < nr; r++) /* rows left over */
-        for (int t = 0; t < nt; t++) dots[PK_Q_F16](n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+        for (int t = 0; t < nt; t++) dot(n, y + (size_t)t * ys + r, wb + (size_t)r * wrow, xb + (size_t)t * xrow);
+}
+
+static void gemm_f16(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    gemm_fl(true, dots[PK_Q_F16], n, nr, nt, y, ys, w, wrow, x, xrow);
+}
+
+static void gemm_f32(int n, int nr, int nt, float *y, size_t ys, const void *w, size_t wrow, const void *x,
+                     size_t xrow) {
+    gemm_fl(false, dots[PK_Q_F32], n, nr, nt, y, ys, w, wrow, x, xrow);
 }
 
 /* ---- entry points ---- */
@@ -408,7 +482,7 @@ void pk_gemm_avx2_traits(pk_qtraits *t) {
     static const struct { pk_qtype q; pk_gemm_fn fn; } g[] = {
         { PK_Q_Q4_0, gemm_q4_0 }, { PK_Q_Q8_0, gemm_q8_0 }, { PK_Q_Q4_K, gemm_q4_K },
         { PK_Q_Q5_K, gemm_q5_K }, { PK_Q_Q6_K, gemm_q6_K }, { PK_Q_IQ4_XS, gemm_iq4_xs },
-        { PK_Q_F16, gemm_f16 },
+        { PK_Q_F16, gemm_f16 }, { PK_Q_F32, gemm_f32 },
     };
     for (size_t i = 0; i < PK_ARRAY_LEN(g); i++) {
         dots[g[i].q] = t[g[i].q].vec_dot;
