@@ -54,16 +54,29 @@ static float fit_sym(const float *x, const float *w, int n, const levels *lv) {
     if (fabsf(max) < ZERO_EPS) return 0;
     float ends[2] = { lv->nl ? pk_kvalues_iq4nl[0] : (float)lv->lo,
                       lv->nl ? pk_kvalues_iq4nl[15] : (float)lv->hi };
-    float best_s = 0, best_g = 0;
+    float best_s = 0, best_g = 0, L[32], prev[32], first[32];
+    bool have_first = false;
     for (int side = 0; side < 2; side++) {
         for (int k = 0; k < NCAND; k++) {
             float is = ends[side] * (0.8f + 0.3f * (float)k / (NCAND - 1)) / max;
             for (int it = 0; it < 3; it++) {
+                for (int i = 0; i < n; i++) L[i] = level_of(lv, is * x[i]);
+                /* The fit depends on the levels only: levels seen in the
+                 * previous step (a fixed point), or a first rounding equal
+                 * to the previous candidate's (the same chain), give
+                 * nothing new. Skipping them keeps the result exact. */
+                size_t nb = sizeof(float) * (size_t)n;
+                if (it > 0 && !memcmp(L, prev, nb)) break;
+                if (it == 0) {
+                    if (have_first && !memcmp(L, first, nb)) break;
+                    memcpy(first, L, nb);
+                    have_first = true;
+                }
+                memcpy(prev, L, nb);
                 float sxl = 0, sl2 = 0;
                 for (int i = 0; i < n; i++) {
-                    float l = level_of(lv, is * x[i]);
-                    sxl += w[i] * x[i] * l;
-                    sl2 += w[i] * l * l;
+                    sxl += w[i] * x[i] * L[i];
+                    sl2 += w[i] * L[i] * L[i];
                 }
                 if (sl2 <= 0 || sxl == 0) break;
                 float s = sxl / sl2;
@@ -92,13 +105,23 @@ static void fit_affine(const float *x, const float *w, int nmax, float *s_out, f
     *s_out = 0;
     *m_out = -lo;
     if (hi - lo < ZERO_EPS) return;
-    float best = FLT_MAX;
+    float best = FLT_MAX, L[32], prev[32], first[32];
+    bool have_first = false;
     for (int k = 0; k <= 20; k++) {
         float is = ((float)nmax - 1.0f + 0.1f * (float)k) / (hi - lo), off = lo;
         for (int it = 0; it < 3; it++) {
-            float L[32], sw = 0, sl = 0, sl2 = 0, sx = 0, sxl = 0;
-            for (int i = 0; i < 32; i++) {
+            for (int i = 0; i < 32; i++)
                 L[i] = (float)clampi(pk_q_nearest_int(is * (x[i] - off)), 0, nmax);
+            /* the same levels give the same fit: skip them (see fit_sym) */
+            if (it > 0 && !memcmp(L, prev, sizeof(L))) break;
+            if (it == 0) {
+                if (have_first && !memcmp(L, first, sizeof(L))) break;
+                memcpy(first, L, sizeof(L));
+                have_first = true;
+            }
+            memcpy(prev, L, sizeof(L));
+            float sw = 0, sl = 0, sl2 = 0, sx = 0, sxl = 0;
+            for (int i = 0; i < 32; i++) {
                 sw += w[i];
                 sl += w[i] * L[i];
                 sl2 += w[i] * L[i] * L[i];

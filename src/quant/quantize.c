@@ -3,7 +3,9 @@
  * error reduction per byte, errors measured by quantizing a sample of each
  * tensor's rows weighted by the importance matrix) and then streams the
  * output GGUF: each tensor is converted and quantized while the writer asks
- * for it, so only one tensor's output is in memory at a time. */
+ * for it, so only one tensor's output is in memory at a time, and each
+ * source tensor's pages of the mapped input are released once it is done. */
+#define _GNU_SOURCE /* madvise */
 #include "quant/quantize.h"
 #include "quant/quant_refine.h"
 #include "quant/quant_sens.h"
@@ -13,7 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- row quantization over the pool ---- */
 
@@ -287,6 +291,17 @@ static double role_lambda(const char *name, bool tied) {
     return 1.0;
 }
 
+/* Release the pages of [p, p + n) of the read-only input mapping from this
+ * process (they stay in the page cache and fault back in if read again), so
+ * the resident size stays near one tensor instead of growing to the input
+ * file's size. Pages shared with a neighbouring tensor are simply re-read. */
+static void drop_pages(const void *p, size_t n) {
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0 || !n) return;
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1), e = (uintptr_t)p + n;
+    madvise((void *)a, e - a, MADV_DONTNEED); /* advice only: failure is harmless */
+}
+
 static pk_status ensure_fbuf(qstate *s, size_t n) {
     if (s->fbuf_n >= n) return PK_OK;
     float *b = pk_realloc(s->fbuf, n * sizeof(float));
@@ -319,6 +334,7 @@ static pk_status measure_errors(qstate *s, qtensor *q) {
         int64_t r = i * rows / ns;
         if ((st = rows_to_float(q, r, 1, s->fbuf + i * ne0))) return st;
     }
+    if (s->in->map.owned == NULL) drop_pages(q->src->data, q->src->n_bytes);
     for (int c = 0; c < q->n_cand; c++) {
         double e = pk_quant_rel_error(s->pool, q->cand[c], s->fbuf, ns, ne0, q->imat,
                                       !s->p->reference);
@@ -536,6 +552,7 @@ static pk_status produce_tensor(void *user, void *out, uint64_t n_bytes) {
         }
         if (den > 0) err = num / den;
     }
+    if (s->in->map.owned == NULL) drop_pages(q->src->data, q->src->n_bytes);
     s->index++;
     if (s->p->report) {
         pk_quantize_report r = {
