@@ -3,7 +3,7 @@
  * the same size (nonzero = fill), writes the filled photo as P6 and prints
  * the fill time on stderr.
  *   erase_fill in.ppm mask.pgm out.ppm [-t threads] [--seed N] [--patch N]
- *              [--max-side N] [--iters N] */
+ *              [--max-side N] [--iters N] [--no-structure] */
 #include "base/base.h"
 #include "vision/inpaint.h"
 
@@ -70,6 +70,7 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(a, "--patch")) o.patch = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--max-side")) o.max_side = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--iters")) o.iters = atoi(argv[++i]);
+        else if (!strcmp(a, "--no-structure")) o.no_structure = 1;
         else if (!in) in = a;
         else if (!mk) mk = a;
         else if (!out) out = a;
@@ -77,7 +78,7 @@ int main(int argc, char **argv) {
     }
     if (!out) {
         fprintf(stderr, "usage: erase_fill in.ppm mask.pgm out.ppm [-t threads] "
-                "[--seed N] [--patch N] [--max-side N] [--iters N]\n");
+                "[--seed N] [--patch N] [--max-side N] [--iters N] [--no-structure]\n");
         return 2;
     }
     uint8_t *rgb = NULL, *mask = NULL;

@@ -8,7 +8,7 @@ PSNR and sharpness per hole size, the time and peak RSS of a 12 MP fill with
 2 threads, and writes the contact sheet docs/erase-contact-sheet.jpg.
 
   /usr/bin/python3 bench/erase_quality.py [--bin build/bench/erase_fill]
-      [--threads 2] [--seeds 0,1,2,3,4,5] [--no-12mp]
+      [--threads 2] [--seeds 0,1,2,3,4,5] [--no-12mp] [--before=--no-structure]
       [--sheet docs/erase-contact-sheet.jpg]
 Needs python3-opencv and numpy (Debian: apt-get install python3-opencv)."""
 import argparse
@@ -177,11 +177,12 @@ def run_quality(args, tmp):
             m = place_hole(shape, forbid, frac)
             truth_sharp = metrics(img, img, m)[2]
             for meth, flag in METHODS:
-                if flag is None:  # mean over the seeds: one fill is noisy
+                if flag is None or flag == "before":  # mean over the seeds: one fill is noisy
                     runs = []
+                    more = args.extra.split() + (args.before.split() if flag else [])
                     for seed in args.seeds.split(","):
                         out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp,
-                                                 ["--seed", seed] + args.extra.split())
+                                                 ["--seed", seed] + more)
                         assert (out[m == 0] == img[m == 0]).all(), "pixels outside the hole changed"
                         runs.append(metrics(img, out, m) + (ms,))
                     s, p, sh, ms = np.mean(runs, 0)
@@ -213,8 +214,8 @@ def table(rows, group):
 
 
 def per_case(rows):
-    lines = ["| image | hole | pocket SSIM / PSNR | telea SSIM / PSNR | ns SSIM / PSNR |",
-             "|---|---|---|---|---|"]
+    lines = ["| image | hole | " + " | ".join("%s SSIM / PSNR" % m for m, _ in METHODS) + " |",
+             "|---|---|" + "---|" * len(METHODS)]
     keys = []
     for r in rows:
         if (r[0], r[1]) not in keys:
@@ -298,8 +299,12 @@ def main():
     ap.add_argument("--seeds", default="0,1,2,3,4,5",
                     help="pocket's seeds; its rows are the means over them")
     ap.add_argument("--extra", default="", help='more erase_fill options, e.g. "--patch 9 "')
+    ap.add_argument("--before", help='also run pocket with these erase_fill options as row '
+                    '"before" (same holes and seeds, one run), e.g. --before=--no-structure')
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.before:
+        METHODS.insert(1, ("before", "before"))
     with tempfile.TemporaryDirectory(prefix="erase_quality") as tmp:
         if not args.no_quality:
             rows = run_quality(args, tmp)

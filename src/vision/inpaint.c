@@ -5,7 +5,9 @@
  * SSD with known pixels weighted up and a penalty on far sources) with
  * weighted voting, and the field is upsampled to the next finer level. Levels
  * finer than max_side only refine near the hole (short search, one EM step).
- * A push-pull membrane then removes the seam at the hole border. Threads work
+ * A push-pull membrane then removes the seam at the hole border, and the
+ * fill's low-pass layer is pulled towards a membrane (harmonic) fill from the
+ * border, its texture kept (struct_texture). Threads work
  * on fixed row bands with their own seeded RNG, so the output never depends
  * on the thread count. */
 #include "vision/inpaint.h"
@@ -70,6 +72,7 @@ typedef struct job {
     int lev;
     uint64_t seed;
     float inv_2s2;       /* 1 / (2 sigma^2) for the similarity weight */
+    float s2;            /* mean per-channel squared error of the matches */
     float loc;           /* distance penalty per squared pixel of offset */
     int known_w;         /* weight of known pixels in a target patch */
 } job;
@@ -80,6 +83,14 @@ typedef struct job {
 #define LOC_PENALTY 500.0f
 /* Known pixels of a target patch count this many times its hole pixels. */
 #define KNOWN_WEIGHT 8
+/* Structure + texture split at the finest level (struct_texture). */
+#define ST_SIGMA 3.0f  /* low-pass Gaussian sigma, pixels */
+#define ST_LAMBDA 0.5f /* share of the membrane in the hole's low-pass layer */
+#define ST_SWEEPS 50   /* SOR sweeps after the push-pull start */
+/* The membrane's share shrinks as s2 / (s2 + ST_ERR0) with the mean squared
+ * error s2 of the last matches: near-exact copies (a periodic texture) are
+ * kept as they are. */
+#define ST_ERR0 20.0f
 
 /* ---- random numbers ---- */
 
@@ -755,19 +766,15 @@ static pk_status onion_peel(level *L) {
 
 /* ---- seams ---- */
 
-/* Make the fill meet the photo without a seam (Perez et al. 2003 in spirit,
- * a push-pull membrane in place of the Poisson solve): on the known pixels
- * next to the hole the fill's own vote differs from the photo by d; d is
- * interpolated smoothly over the hole (pull: weighted 2x2 means down to one
- * pixel; push: bilinear back up where a level has no data) and added. Uses
- * the field and weights of the last vote. Serial, O(region). */
-static pk_status seam_blend(const job *J) {
-    level *L = J->L;
-    const field *F = J->F;
-    int w = L->w, h = L->h, n_pl = 1;
+/* Push-pull membrane (Gortler et al. 1996): buf is (rh, rw, 4) with a
+ * value per channel and a weight of 0 or 1; the pixels of weight 0 get a
+ * smooth interpolation of the others (pull: weighted 2x2 means down to one
+ * pixel; push: bilinear back up where a level has no data). Serial. */
+static pk_status membrane(float *buf0, int rw, int rh) {
+    int n_pl = 1;
     int pw[40], ph[40];
     size_t off[40], tot = 0;
-    pw[0] = F->rw, ph[0] = F->rh;
+    pw[0] = rw, ph[0] = rh;
     for (;;) {
         off[n_pl - 1] = tot;
         tot += (size_t)pw[n_pl - 1] * ph[n_pl - 1] * 4;
@@ -775,29 +782,14 @@ static pk_status seam_blend(const job *J) {
         pw[n_pl] = (pw[n_pl - 1] + 1) / 2, ph[n_pl] = (ph[n_pl - 1] + 1) / 2;
         n_pl++;
     }
-    float *buf = pk_calloc(tot, sizeof *buf);  /* per level (ph, pw, 4): sum w*d, w */
-    if (!buf) return PK_ERR_NOMEM;
-    for (int y = 0; y < F->rh; y++)
-        for (int x = 0; x < F->rw; x++) {
-            int qx = F->x0 + x, qy = F->y0 + y, ring = 0;
-            if (L->m[(size_t)qy * w + qx] & M_HOLE) continue;
-            for (int dy = -1; dy <= 1 && !ring; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int xx = qx + dx, yy = qy + dy;
-                    if (xx >= 0 && yy >= 0 && xx < w && yy < h &&
-                        (L->m[(size_t)yy * w + xx] & M_HOLE))
-                        ring = 1;
-                }
-            float acc[3], ws;
-            if (!ring || (ws = vote_at(J, qx, qy, acc)) <= 0) continue;
-            float *o = buf + ((size_t)y * F->rw + x) * 4;
-            const uint8_t *c = L->img + ((size_t)qy * w + qx) * 3;
-            for (int k = 0; k < 3; k++) o[k] = c[k] - acc[k] / ws;
-            o[3] = 1;
-        }
+    /* coarser levels (ph, pw, 4): sum w*d, w; level 0 is buf0 */
+    size_t n0 = (size_t)rw * rh * 4;
+    float *buf = tot > n0 ? pk_calloc(tot - n0, sizeof *buf) : NULL;
+    if (tot > n0 && !buf) return PK_ERR_NOMEM;
+#define PL(l) ((l) ? buf + off[l] - n0 : buf0)
     for (int l = 1; l < n_pl; l++) {   /* pull */
-        const float *f = buf + off[l - 1];
-        float *g = buf + off[l];
+        const float *f = PL(l - 1);
+        float *g = PL(l);
         for (int y = 0; y < ph[l]; y++)
             for (int x = 0; x < pw[l]; x++) {
                 float *o = g + ((size_t)y * pw[l] + x) * 4;
@@ -812,11 +804,11 @@ static pk_status seam_blend(const job *J) {
                     for (int k = 0; k < 4; k++) o[k] /= o[3];
             }
     }
-    float *top = buf + off[n_pl - 1];
+    float *top = PL(n_pl - 1);
     for (int k = 0; k < 3; k++) top[k] = top[3] > 0 ? top[k] / top[3] : 0;
     for (int l = n_pl - 2; l >= 0; l--) {   /* push: complete level l */
-        const float *g = buf + off[l + 1];
-        float *f = buf + off[l];
+        const float *g = PL(l + 1);
+        float *f = PL(l);
         int cw = pw[l + 1], ch = ph[l + 1];
         for (int y = 0; y < ph[l]; y++) {
             float cyf = (y + 0.5f) * 0.5f - 0.5f;
@@ -839,6 +831,44 @@ static pk_status seam_blend(const job *J) {
             }
         }
     }
+#undef PL
+    pk_free(buf);
+    return PK_OK;
+}
+
+/* Make the fill meet the photo without a seam (Perez et al. 2003 in spirit,
+ * a push-pull membrane in place of the Poisson solve): on the known pixels
+ * next to the hole the fill's own vote differs from the photo by d; d is
+ * interpolated smoothly over the hole by membrane() and added. Uses the
+ * field and weights of the last vote. Serial, O(region). */
+static pk_status seam_blend(const job *J) {
+    level *L = J->L;
+    const field *F = J->F;
+    int w = L->w, h = L->h;
+    float *buf = pk_calloc((size_t)F->rw * F->rh * 4, sizeof *buf);
+    if (!buf) return PK_ERR_NOMEM;
+    for (int y = 0; y < F->rh; y++)
+        for (int x = 0; x < F->rw; x++) {
+            int qx = F->x0 + x, qy = F->y0 + y, ring = 0;
+            if (L->m[(size_t)qy * w + qx] & M_HOLE) continue;
+            for (int dy = -1; dy <= 1 && !ring; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = qx + dx, yy = qy + dy;
+                    if (xx >= 0 && yy >= 0 && xx < w && yy < h &&
+                        (L->m[(size_t)yy * w + xx] & M_HOLE))
+                        ring = 1;
+                }
+            float acc[3], ws;
+            if (!ring || (ws = vote_at(J, qx, qy, acc)) <= 0) continue;
+            float *o = buf + ((size_t)y * F->rw + x) * 4;
+            const uint8_t *c = L->img + ((size_t)qy * w + qx) * 3;
+            for (int k = 0; k < 3; k++) o[k] = c[k] - acc[k] / ws;
+            o[3] = 1;
+        }
+    if (membrane(buf, F->rw, F->rh)) {
+        pk_free(buf);
+        return PK_ERR_NOMEM;
+    }
     for (int y = 0; y < F->rh; y++)
         for (int x = 0; x < F->rw; x++) {
             size_t q = (size_t)(F->y0 + y) * w + F->x0 + x;
@@ -851,6 +881,96 @@ static pk_status seam_blend(const job *J) {
         }
     pk_free(buf);
     return PK_OK;
+}
+
+/* Gaussian blur of a (rh, rw, 3) float image, edges clamped. */
+static void gauss3(const float *in, float *out, float *tmp, int rw, int rh, float sigma) {
+    int kr = (int)ceilf(3 * sigma);
+    float k[64], ks = 0;
+    if (kr > 31) kr = 31;
+    for (int i = -kr; i <= kr; i++) ks += k[i + kr] = expf(-0.5f * i * i / (sigma * sigma));
+    for (int i = 0; i <= 2 * kr; i++) k[i] /= ks;
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++)
+            for (int c = 0; c < 3; c++) {
+                float s = 0;
+                for (int i = -kr; i <= kr; i++)
+                    s += k[i + kr] * in[((size_t)y * rw + clampi(x + i, 0, rw - 1)) * 3 + c];
+                tmp[((size_t)y * rw + x) * 3 + c] = s;
+            }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++)
+            for (int c = 0; c < 3; c++) {
+                float s = 0;
+                for (int i = -kr; i <= kr; i++)
+                    s += k[i + kr] * tmp[((size_t)clampi(y + i, 0, rh - 1) * rw + x) * 3 + c];
+                out[((size_t)y * rw + x) * 3 + c] = s;
+            }
+}
+
+/* Structure + texture (Bertalmio et al. 2003 in spirit): the fill is split
+ * into a low-pass layer (Gaussian, sigma) and the residual texture; the
+ * low-pass layer in the hole becomes lam times a membrane fill from the
+ * known pixels (push-pull start, then red-black SOR sweeps of Laplace's
+ * equation) plus 1 - lam times its own, and the texture is added back. The
+ * patch fill alone continues structure as confidently as texture (a cliff
+ * top carried on as a dome); the membrane pulls its coarse shape towards
+ * the smooth, conditional-mean answer. Writes hole pixels only. Serial. */
+static pk_status struct_texture(level *L, float sigma, float lam, int sweeps) {
+    int w = L->w, h = L->h, bx0, by0, bx1, by1;
+    hole_bbox(L, &bx0, &by0, &bx1, &by1);
+    int pad = (int)ceilf(3 * sigma) + 2;
+    int x0 = PK_MAX(0, bx0 - pad), y0 = PK_MAX(0, by0 - pad);
+    int rw = PK_MIN(w - 1, bx1 + pad) - x0 + 1, rh = PK_MIN(h - 1, by1 + pad) - y0 + 1;
+    size_t n = (size_t)rw * rh;
+    /* bl: the low-pass layer (the fill copied into it first) */
+    float *bl = pk_malloc(n * 3 * sizeof *bl), *tmp = pk_malloc(n * 3 * sizeof *tmp), *hm = NULL;
+    pk_status st = PK_OK;
+    if (!bl || !tmp) { st = PK_ERR_NOMEM; goto out; }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            size_t q = (size_t)(y0 + y) * w + x0 + x, i = (size_t)y * rw + x;
+            for (int c = 0; c < 3; c++) bl[i * 3 + c] = L->img[q * 3 + c];
+        }
+    gauss3(bl, bl, tmp, rw, rh, sigma);
+    pk_free(tmp);
+    tmp = NULL;
+    if (!(hm = pk_calloc(n * 4, sizeof *hm))) { st = PK_ERR_NOMEM; goto out; }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            size_t q = (size_t)(y0 + y) * w + x0 + x, i = (size_t)y * rw + x;
+            if (L->m[q] & M_HOLE) continue;
+            for (int c = 0; c < 3; c++) hm[i * 4 + c] = L->img[q * 3 + c];
+            hm[i * 4 + 3] = 1;
+        }
+    if (membrane(hm, rw, rh)) { st = PK_ERR_NOMEM; goto out; }
+    for (int s = 0; s < 2 * sweeps; s++)
+        for (int y = 0; y < rh; y++)
+            for (int x = (y + s) & 1; x < rw; x += 2) {
+                size_t q = (size_t)(y0 + y) * w + x0 + x, i = (size_t)y * rw + x;
+                if (!(L->m[q] & M_HOLE)) continue;
+                size_t l = x > 0 ? i - 1 : i, r = x + 1 < rw ? i + 1 : i;
+                size_t u = y > 0 ? i - rw : i, d = y + 1 < rh ? i + rw : i;
+                for (int c = 0; c < 3; c++) {
+                    float avg = 0.25f * (hm[l * 4 + c] + hm[r * 4 + c] + hm[u * 4 + c] + hm[d * 4 + c]);
+                    hm[i * 4 + c] += 1.8f * (avg - hm[i * 4 + c]);
+                }
+            }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            size_t q = (size_t)(y0 + y) * w + x0 + x, i = (size_t)y * rw + x;
+            if (!(L->m[q] & M_HOLE)) continue;
+            for (int c = 0; c < 3; c++) {
+                /* lam * membrane + (1 - lam) * low-pass + (fill - low-pass) */
+                float v = L->img[q * 3 + c] + lam * (hm[i * 4 + c] - bl[i * 3 + c]) + 0.5f;
+                L->img[q * 3 + c] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+            }
+        }
+out:
+    pk_free(bl);
+    pk_free(tmp);
+    pk_free(hm);
+    return st;
 }
 
 /* ---- solve ---- */
@@ -870,7 +990,7 @@ static float mean_err(const field *F, int r) {
 }
 
 static void vote(pk_pool *pool, job *J) {
-    float s2 = mean_err(J->F, J->r);
+    float s2 = J->s2 = mean_err(J->F, J->r);
     J->inv_2s2 = 1.0f / (2.0f * (s2 > 4.0f ? s2 : 4.0f));
     run(pool, J, T_WEIGHT);
     run(pool, J, T_VOTE);
@@ -893,6 +1013,7 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
         if (opts->max_side) o.max_side = opts->max_side;
         if (opts->iters) o.iters = opts->iters;
         o.seed = opts->seed;
+        o.no_structure = opts->no_structure;
     }
     if (o.patch < 1 || o.patch > MAX_PATCH || !(o.patch & 1))
         return pk_err(PK_ERR_INVALID, "inpaint: patch %d (want odd, 1..%d)", o.patch, MAX_PATCH);
@@ -995,6 +1116,9 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
             if (e + 1 < n_em) run(pool, &J, T_DIST);
         }
         if (k == 0 && (st = seam_blend(&J))) goto fail;
+        if (k == 0 && !o.no_structure &&
+            (st = struct_texture(L, ST_SIGMA, ST_LAMBDA * J.s2 / (J.s2 + ST_ERR0), ST_SWEEPS)))
+            goto fail;
         pk_log(PK_LOG_DEBUG, "inpaint: level %d %dx%d region %dx%d, %d EM steps, %.1f ms",
                k, L->w, L->h, F.rw, F.rh, n_em, pk_time_ms() - t_lv);
         G = F;

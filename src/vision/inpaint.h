@@ -16,6 +16,10 @@ typedef struct pk_inpaint_opts {
     int max_side;    /* solve at most at this resolution (longer side), then
                         upsample the fill; 0 = default (chosen by inpaint.c) */
     int iters;       /* EM iterations per scale; 0 = default */
+    int no_structure; /* 1: keep the voted fill as it is; 0 (default): its
+                        low-pass layer is mixed with a membrane fill from
+                        the hole border (less so where the patches match
+                        near-exactly), its texture kept (inpaint.c) */
 } pk_inpaint_opts;
 
 /* Defaults for every field (seed 0). */
