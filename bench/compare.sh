@@ -6,6 +6,7 @@
 # bench/RESULTS.md (keeping what follows a "<!-- kept by compare.sh" line).
 # Run by hand on an otherwise idle machine.
 #   usage: bench/compare.sh [SHAPES (tinyllama 7b)] [TYPES (q4_0 Q4_K_M)]
+#   a shape may name its own types: "tinyllama 7b:q4_0" runs 7b with q4_0 only
 #   env: THREADS (2), PP (128), TG (32), REPS (3), WORK (../scratch-bench),
 #        LLAMA_BIN (default: built by bench/llamacpp.sh)
 set -euo pipefail
@@ -46,10 +47,13 @@ tok_bytes() { # bytes of weights read per generated token
   echo "| model | type | size MB | tg roof t/s | engine | pp$PP t/s | tg$TG t/s | tg % of roof |"
   echo "|---|---|---:|---:|---|---:|---:|---:|"
 } > "$out"
-for s in $shapes; do
+for spec in $shapes; do
+  s=${spec%%:*}
+  stypes=$types
+  [ "$spec" != "$s" ] && stypes=$(echo "${spec#*:}" | tr ',' ' ')
   f16="$work/$s-f16.gguf"
   [ -f "$f16" ] || build/bench/make_model "$s" "$f16" >/dev/null
-  for ty in $types; do
+  for ty in $stypes; do
     q="$work/$s-$ty.gguf"
     [ -f "$q" ] || build/pocket quantize "$f16" "$q" "$ty" -q >/dev/null 2>&1
     mb=$(( $(stat -L -c %s "$q") / 1000000 ))
@@ -68,5 +72,7 @@ for s in $shapes; do
     done
   done
 done
+bw2=$(build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}')
+{ echo; echo "Read bandwidth again after the runs: $bw2 GB/s (the roof column uses the first figure)."; } >> "$out"
 if [ -n "$keep" ]; then printf '\n%s\n' "$keep" >> "$out"; fi
 cat "$out"
