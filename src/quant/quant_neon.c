@@ -2,7 +2,8 @@
  * needed): F32 and F16 dot products, F16 to F32, the Q8_0 and Q8_K
  * activation quantizers, and the integer dot products of quant_neon.inc
  * (Q8_0, Q4_0, IQ4_NL x Q8_0; Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K; each also
- * in a four-row version for prefill) with int8 products widened by vmull_s8. On CPUs with
+ * in a four-row version for prefill and a GEMV for decode) with int8
+ * products widened by vmull_s8; an F16 GEMV. On CPUs with
  * the dot-product extension quant_simd.c then installs the SDOT versions
  * from quant_dotprod_neon.c over the integer ones. */
 #include "quant/quant_int.h"
@@ -45,6 +46,24 @@ static void dot_f16_neon(int n, float *out, const void *a, const void *b) {
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
     for (; i < n; i++) s += h2f(x[i]) * h2f(y[i]); /* tail */
     *out = s;
+}
+
+/* decode: f16 rows after row, each as dot_f16 with a prefetch per 64 bytes */
+static void gemv_f16_neon(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    const uint16_t *v = x;
+    for (int r = 0; r < nr; r++) {
+        const uint16_t *u = (const uint16_t *)(const void *)((const uint8_t *)w + (size_t)r * wrow);
+        float32x4_t acc[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            prefetch_ahead(u + i, 64);
+            for (int k = 0; k < 8; k++)
+                acc[k % 4] = vfmaq_f32(acc[k % 4], load_f16x4(u + i + 4 * k), load_f16x4(v + i + 4 * k));
+        }
+        float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]))), t = 0;
+        if (i < n) dot_f16_neon(n - i, &t, u + i, v + i); /* tail */
+        y[r] = s + t;
+    }
 }
 
 static void f16_to_f32_neon(const void *src, float *dst, int64_t n) {
@@ -119,6 +138,7 @@ void pk_quant_neon_traits(pk_qtraits *t) {
     t[PK_Q_F32].vec_dot = dot_f32_neon;
     t[PK_Q_F16].vec_dot = dot_f16_neon;
     t[PK_Q_F16].to_float = f16_to_f32_neon;
+    t[PK_Q_F16].gemv = gemv_f16_neon;
     t[PK_Q_Q8_0].from_float = q8_0_from_float_neon;
     t[PK_Q_Q8_K].from_float = q8_K_from_float_neon;
     fill_neon(t);
