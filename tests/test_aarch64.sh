@@ -2,10 +2,15 @@
 # The AArch64 build under qemu: cross-compiles pocket with
 # cmake/aarch64-linux-gnu.cmake into <build>-aarch64 (release, no ASan; only
 # the CLI and the kernel tests), then on two emulated CPUs, `-cpu max` (NEON
-# + dotprod kernels) and `-cpu cortex-a53` (plain ARMv8-A NEON), runs
-# test_kernels and test_quant (every kernel against its reference) and greedy
+# + dotprod kernels, and the i8mm GEMM ones) and `-cpu cortex-a53` (plain
+# ARMv8-A NEON), runs test_kernels and test_quant (every kernel against its
+# reference; on `max` also test_gemm, the SMMLA GEMM kernels; on the a53
+# pk_gemm's fallback is the dot4 kernels test_kernels checks) and greedy
 # generation with stories260K as f32, f16, q8_0, q4_0 and iq4_nl, whose token
-# ids must equal the x86 build's. POCKET_SKIP_AARCH64=1 skips (exit 77).
+# ids must equal the x86 build's (a 17-token prompt: prefill through the
+# GEMM kernels, then decode through the GEMV ones); on `max` also q8_0 and
+# q4_0 with POCKET_NO_I8MM=1 (the dotprod path without SMMLA).
+# POCKET_SKIP_AARCH64=1 skips (exit 77).
 set -u
 cd "$(dirname "$0")/.."
 if [ "${POCKET_SKIP_AARCH64:-0}" = 1 ]; then echo "skipped: POCKET_SKIP_AARCH64=1"; exit 77; fi
@@ -34,7 +39,7 @@ bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
 nice -n 5 cmake -S . -B "$B" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DPOCKET_SANITIZE_TESTS=OFF >"$T/configure.log" 2>&1 \
   || { cat "$T/configure.log" >&2; echo "FAIL: configure $B" >&2; exit 1; }
-nice -n 5 cmake --build "$B" -j2 --target pocket test_kernels test_quant >"$T/build.log" 2>&1 \
+nice -n 5 cmake --build "$B" -j2 --target pocket test_kernels test_quant test_gemm >"$T/build.log" 2>&1 \
   || { tail -40 "$T/build.log" >&2; echo "FAIL: build $B" >&2; exit 1; }
 echo "built $B"
 
@@ -50,10 +55,12 @@ declare -A want
 for mt in "${models[@]}"; do model="${mt#*:}"; want[${mt%%:*}]=$(gen "$X"); done
 
 golden=$(tr -d '\n' < "$S/models/stories260K/greedy_ids_from_bos.txt")
-for cpu in max:neon+dotprod cortex-a53:neon; do
+for cpu in max:neon+dotprod+i8mm cortex-a53:neon; do
   Q=(qemu-aarch64 -cpu "${cpu%%:*}")
   export POCKET_EXPECT_ISA="${cpu#*:}"
-  for t in test_kernels test_quant; do
+  tests=(test_kernels test_quant)
+  [ "${cpu%%:*}" = max ] && tests+=(test_gemm)
+  for t in "${tests[@]}"; do
     if out=$(POCKET_SRC="$PWD" nice -n 5 "${Q[@]}" "$B/$t" 2>&1); then ok
     else bad "$t on -cpu ${cpu%%:*}"; echo "$out" | grep -E "FAIL|failed" | head -20 >&2; fi
     echo "  ${cpu%%:*} $t: $(echo "$out" | tail -1)"
@@ -68,5 +75,14 @@ for cpu in max:neon+dotprod cortex-a53:neon; do
   done
   echo "  ${cpu%%:*} ($POCKET_EXPECT_ISA): greedy ids of ${#models[@]} model types compared with x86"
 done
+unset POCKET_EXPECT_ISA
+for mt in "${models[@]}"; do # -cpu max without the SMMLA kernels
+  name="${mt%%:*}"; model="${mt#*:}"
+  case "$name" in q8_0|q4_0) ;; *) continue ;; esac
+  got=$(gen env POCKET_NO_I8MM=1 nice -n 5 qemu-aarch64 -cpu max "$B/pocket")
+  if [ -n "${want[$name]}" ] && [ "$got" == "${want[$name]}" ]; then ok
+  else bad "max POCKET_NO_I8MM=1 $name: greedy ids differ from x86"; fi
+done
+echo "  max (neon+dotprod, POCKET_NO_I8MM=1): greedy ids of q8_0 and q4_0 compared with x86"
 echo "test_aarch64: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

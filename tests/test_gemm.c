@@ -142,8 +142,13 @@ static void test_act_quant(void) {
     free(x);
 }
 
-/* the SIMD build has kernels for the types people run */
+/* the SIMD build has kernels for the types people run (AArch64: the SMMLA
+ * ones when the CPU has i8mm) */
 static void test_dispatch(void) {
+    if (strstr(pk_quant_isa(), "i8mm")) {
+        CHECK(pk_qtraits_of(PK_Q_Q4_0)->gemm != NULL);
+        CHECK(pk_qtraits_of(PK_Q_Q8_0)->gemm != NULL);
+    }
     if (strcmp(pk_quant_isa(), "avx2")) return;
     static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)

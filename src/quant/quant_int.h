@@ -90,6 +90,9 @@ void pk_quant_simd_traits(pk_qtraits *t);
 void pk_quant_avx2_traits(pk_qtraits *t);
 void pk_quant_neon_traits(pk_qtraits *t);
 void pk_quant_neon_dotprod_traits(pk_qtraits *t);
+/* SMMLA GEMM kernels (quant_i8mm_neon.c), over the dotprod table; need
+ * HWCAP2_I8MM. Keeps t for its row tails (t must outlive the calls). */
+void pk_quant_neon_i8mm_traits(pk_qtraits *t);
 /* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
 
