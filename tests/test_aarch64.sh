@@ -9,7 +9,9 @@
 # generation with stories260K as f32, f16, q8_0, q4_0 and iq4_nl, whose token
 # ids must equal the x86 build's (a 17-token prompt: prefill through the
 # GEMM kernels, then decode through the GEMV ones); on `max` also q8_0 and
-# q4_0 with POCKET_NO_I8MM=1 (the dotprod path without SMMLA).
+# q4_0 with POCKET_NO_I8MM=1 (the dotprod path without SMMLA), and the house
+# model as Q4_K_M (q4_K and q6_K through the SMMLA GEMM; skipped when
+# POCKET_HOUSE, default models/house-qmsum-f16.gguf, is missing).
 # POCKET_SKIP_AARCH64=1 skips (exit 77).
 set -u
 cd "$(dirname "$0")/.."
@@ -84,5 +86,18 @@ for mt in "${models[@]}"; do # -cpu max without the SMMLA kernels
   else bad "max POCKET_NO_I8MM=1 $name: greedy ids differ from x86"; fi
 done
 echo "  max (neon+dotprod, POCKET_NO_I8MM=1): greedy ids of q8_0 and q4_0 compared with x86"
+H="${POCKET_HOUSE:-models/house-qmsum-f16.gguf}"
+if [ -f "$H" ]; then
+  hq="$T/house-q4_K_M.gguf"
+  hgen() { "$@" run -m "$hq" -p "$prompt" --temp 0 -n 12 --ids 2>/dev/null | tr '\n' ' '; }
+  if "$X" quantize "$H" "$hq" Q4_K_M -q >/dev/null 2>&1; then
+    hx=$(hgen "$X"); ha=$(hgen nice -n 5 qemu-aarch64 -cpu max "$B/pocket")
+    if [ -n "$hx" ] && [ "$hx" == "$ha" ]; then ok
+    else bad "max house Q4_K_M: greedy ids differ from x86"$'\n'"  x86:   $hx"$'\n'"  arm64: $ha"; fi
+    echo "  max: greedy ids of the house model as Q4_K_M compared with x86"
+  else bad "x86 quantize $H Q4_K_M"; fi
+else
+  echo "  house model $H not found: its Q4_K_M case skipped"
+fi
 echo "test_aarch64: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
