@@ -4,12 +4,13 @@
 # the CLI and the kernel tests), then on two emulated CPUs, `-cpu max` (NEON
 # + dotprod kernels, and the i8mm GEMM ones) and `-cpu cortex-a53` (plain
 # ARMv8-A NEON), runs test_kernels and test_quant (every kernel against its
-# reference; on `max` also test_gemm, the SMMLA GEMM kernels; on the a53
-# pk_gemm's fallback is the dot4 kernels test_kernels checks) and greedy
+# reference; on `max` also test_gemm, the SMMLA GEMM kernels, and again with
+# POCKET_NO_I8MM=1, the SDOT ones; on the a53 pk_gemm's fallback is the dot4
+# kernels test_kernels checks) and greedy
 # generation with stories260K as f32, f16, q8_0, q4_0 and iq4_nl, whose token
 # ids must equal the x86 build's (a 17-token prompt: prefill through the
 # GEMM kernels, then decode through the GEMV ones); on `max` also q8_0 and
-# q4_0 with POCKET_NO_I8MM=1 (the dotprod path without SMMLA), and the house
+# q4_0 with POCKET_NO_I8MM=1 (the SDOT GEMM instead of SMMLA), and the house
 # model as Q4_K_M (q4_K and q6_K through the SMMLA GEMM; skipped when
 # POCKET_HOUSE, default models/house-qmsum-f16.gguf, is missing).
 # POCKET_SKIP_AARCH64=1 skips (exit 77).
@@ -78,6 +79,9 @@ for cpu in max:neon+dotprod+i8mm cortex-a53:neon; do
   echo "  ${cpu%%:*} ($POCKET_EXPECT_ISA): greedy ids of ${#models[@]} model types compared with x86"
 done
 unset POCKET_EXPECT_ISA
+if out=$(POCKET_NO_I8MM=1 nice -n 5 qemu-aarch64 -cpu max "$B/test_gemm" 2>&1); then ok
+else bad "test_gemm on -cpu max, POCKET_NO_I8MM=1"; echo "$out" | grep -E "FAIL|failed" | head -20 >&2; fi
+echo "  max POCKET_NO_I8MM=1 test_gemm: $(echo "$out" | tail -1)"
 for mt in "${models[@]}"; do # -cpu max without the SMMLA kernels
   name="${mt%%:*}"; model="${mt#*:}"
   case "$name" in q8_0|q4_0) ;; *) continue ;; esac
