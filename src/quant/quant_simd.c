@@ -30,8 +30,11 @@ static bool cpu_has_avx2_fma_f16c(void) {
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20) /* from the kernel's asm/hwcap.h */
 #endif
+#ifndef AT_HWCAP2
+#define AT_HWCAP2 26
+#endif
 #ifndef HWCAP2_I8MM
-#define HWCAP2_I8MM (1UL << 13)
+#define HWCAP2_I8MM (1UL << 13) /* asm/hwcap.h as well */
 #endif
 #endif
 
@@ -51,6 +54,7 @@ static bool cpu_has_dotprod(void) {
 #endif
 }
 
+#if !defined(PK_NO_I8MM_BUILD)
 /* Apple cores from the M2 on have it too, but are not asked here */
 static bool cpu_has_i8mm(void) {
     if (env_off("POCKET_NO_I8MM")) return false;
@@ -60,6 +64,7 @@ static bool cpu_has_i8mm(void) {
     return false;
 #endif
 }
+#endif
 #endif
 
 static const char *active = "ref";
@@ -76,10 +81,12 @@ void pk_quant_simd_traits(pk_qtraits *t) {
     if (cpu_has_dotprod()) {
         pk_quant_neon_dotprod_traits(t);
         active = "neon+dotprod";
+#if !defined(PK_NO_I8MM_BUILD) /* see CMakeLists.txt */
         if (cpu_has_i8mm()) {
             pk_quant_neon_i8mm_traits(t);
             active = "neon+dotprod+i8mm";
         }
+#endif
     }
 #else
     (void)t;
