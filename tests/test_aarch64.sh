@@ -5,8 +5,9 @@
 # + dotprod kernels, and the i8mm GEMM ones) and `-cpu cortex-a53` (plain
 # ARMv8-A NEON), runs test_kernels and test_quant (every kernel against its
 # reference; on `max` also test_gemm, the SMMLA GEMM kernels, and again with
-# POCKET_NO_I8MM=1, the SDOT ones; on the a53 pk_gemm's fallback is the dot4
-# kernels test_kernels checks) and greedy
+# POCKET_NO_I8MM=1, the SDOT ones, both in the background beside the rest;
+# on the a53 pk_gemm's fallback is the dot4 kernels test_kernels checks) and
+# greedy
 # generation with stories260K as f32, f16, q8_0, q4_0 and iq4_nl, whose token
 # ids must equal the x86 build's (a 17-token prompt: prefill through the
 # GEMM kernels, then decode through the GEMV ones); on `max` also q8_0 and
@@ -58,12 +59,15 @@ declare -A want
 for mt in "${models[@]}"; do model="${mt#*:}"; want[${mt%%:*}]=$(gen "$X"); done
 
 golden=$(tr -d '\n' < "$S/models/stories260K/greedy_ids_from_bos.txt")
+( for v in 0 1; do # test_gemm: SMMLA (POCKET_NO_I8MM=0), then SDOT
+    POCKET_NO_I8MM=$v nice -n 5 qemu-aarch64 -cpu max "$B/test_gemm" >"$T/gemm_$v.log" 2>&1
+    echo $? >"$T/gemm_$v.rc"
+  done ) &
+gemm_pid=$!
 for cpu in max:neon+dotprod+i8mm cortex-a53:neon; do
   Q=(qemu-aarch64 -cpu "${cpu%%:*}")
   export POCKET_EXPECT_ISA="${cpu#*:}"
-  tests=(test_kernels test_quant)
-  [ "${cpu%%:*}" = max ] && tests+=(test_gemm)
-  for t in "${tests[@]}"; do
+  for t in test_kernels test_quant; do
     if out=$(POCKET_SRC="$PWD" nice -n 5 "${Q[@]}" "$B/$t" 2>&1); then ok
     else bad "$t on -cpu ${cpu%%:*}"; echo "$out" | grep -E "FAIL|failed" | head -20 >&2; fi
     echo "  ${cpu%%:*} $t: $(echo "$out" | tail -1)"
@@ -79,9 +83,6 @@ for cpu in max:neon+dotprod+i8mm cortex-a53:neon; do
   echo "  ${cpu%%:*} ($POCKET_EXPECT_ISA): greedy ids of ${#models[@]} model types compared with x86"
 done
 unset POCKET_EXPECT_ISA
-if out=$(POCKET_NO_I8MM=1 nice -n 5 qemu-aarch64 -cpu max "$B/test_gemm" 2>&1); then ok
-else bad "test_gemm on -cpu max, POCKET_NO_I8MM=1"; echo "$out" | grep -E "FAIL|failed" | head -20 >&2; fi
-echo "  max POCKET_NO_I8MM=1 test_gemm: $(echo "$out" | tail -1)"
 for mt in "${models[@]}"; do # -cpu max without the SMMLA kernels
   name="${mt%%:*}"; model="${mt#*:}"
   case "$name" in q8_0|q4_0) ;; *) continue ;; esac
@@ -93,7 +94,7 @@ echo "  max (neon+dotprod, POCKET_NO_I8MM=1): greedy ids of q8_0 and q4_0 compar
 H="${POCKET_HOUSE:-models/house-qmsum-f16.gguf}"
 if [ -f "$H" ]; then
   hq="$T/house-q4_K_M.gguf"
-  hgen() { "$@" run -m "$hq" -p "$prompt" --temp 0 -n 12 --ids 2>/dev/null | tr '\n' ' '; }
+  hgen() { "$@" run -m "$hq" -p "$prompt" --temp 0 -n 6 --ids 2>/dev/null | tr '\n' ' '; }
   if "$X" quantize "$H" "$hq" Q4_K_M -q >/dev/null 2>&1; then
     hx=$(hgen "$X"); ha=$(hgen nice -n 5 qemu-aarch64 -cpu max "$B/pocket")
     if [ -n "$hx" ] && [ "$hx" == "$ha" ]; then ok
@@ -103,5 +104,11 @@ if [ -f "$H" ]; then
 else
   echo "  house model $H not found: its Q4_K_M case skipped"
 fi
+wait "$gemm_pid"
+for v in 0 1; do
+  if [ "$(cat "$T/gemm_$v.rc" 2>/dev/null)" = 0 ]; then ok
+  else bad "test_gemm on -cpu max, POCKET_NO_I8MM=$v"; grep -E "FAIL|failed" "$T/gemm_$v.log" | head -20 >&2; fi
+  echo "  max POCKET_NO_I8MM=$v test_gemm ($(grep -o 'kernels: .*' "$T/gemm_$v.log")): $(tail -1 "$T/gemm_$v.log")"
+done
 echo "test_aarch64: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
