@@ -4,10 +4,9 @@
 # the CLI and the kernel tests), then on two emulated CPUs, `-cpu max` (NEON
 # + dotprod kernels, and the i8mm GEMM ones) and `-cpu cortex-a53` (plain
 # ARMv8-A NEON), runs test_kernels and test_quant (every kernel against its
-# reference; on `max` also test_gemm, the SMMLA GEMM kernels, and again with
-# POCKET_NO_I8MM=1, the SDOT ones, both in the background beside the rest;
-# on the a53 pk_gemm's fallback is the dot4 kernels test_kernels checks) and
-# greedy
+# reference) and test_gemm (the GEMM kernels: on `max` SMMLA, and SDOT with
+# POCKET_NO_I8MM=1; on the a53 widening multiplies), the three test_gemm
+# runs in the background beside the rest; and greedy
 # generation with stories260K as f32, f16, q8_0, q4_0 and iq4_nl, whose token
 # ids must equal the x86 build's (a 17-token prompt: prefill through the
 # GEMM kernels, then decode through the GEMV ones); on `max` also q8_0 and
@@ -59,9 +58,10 @@ declare -A want
 for mt in "${models[@]}"; do model="${mt#*:}"; want[${mt%%:*}]=$(gen "$X"); done
 
 golden=$(tr -d '\n' < "$S/models/stories260K/greedy_ids_from_bos.txt")
-( for v in 0 1; do # test_gemm: SMMLA (POCKET_NO_I8MM=0), then SDOT
-    POCKET_NO_I8MM=$v nice -n 5 qemu-aarch64 -cpu max "$B/test_gemm" >"$T/gemm_$v.log" 2>&1
-    echo $? >"$T/gemm_$v.rc"
+gemm_runs=(max:0 max:1 cortex-a53:0) # CPU:POCKET_NO_I8MM: SMMLA, SDOT, widening
+( for g in "${gemm_runs[@]}"; do
+    POCKET_NO_I8MM=${g#*:} nice -n 5 qemu-aarch64 -cpu "${g%%:*}" "$B/test_gemm" >"$T/gemm_$g.log" 2>&1
+    echo $? >"$T/gemm_$g.rc"
   done ) &
 gemm_pid=$!
 for cpu in max:neon+dotprod+i8mm cortex-a53:neon; do
@@ -105,10 +105,10 @@ else
   echo "  house model $H not found: its Q4_K_M case skipped"
 fi
 wait "$gemm_pid"
-for v in 0 1; do
-  if [ "$(cat "$T/gemm_$v.rc" 2>/dev/null)" = 0 ]; then ok
-  else bad "test_gemm on -cpu max, POCKET_NO_I8MM=$v"; grep -E "FAIL|failed" "$T/gemm_$v.log" | head -20 >&2; fi
-  echo "  max POCKET_NO_I8MM=$v test_gemm ($(grep -o 'kernels: .*' "$T/gemm_$v.log")): $(tail -1 "$T/gemm_$v.log")"
+for g in "${gemm_runs[@]}"; do
+  if [ "$(cat "$T/gemm_$g.rc" 2>/dev/null)" = 0 ]; then ok
+  else bad "test_gemm on -cpu ${g%%:*}, POCKET_NO_I8MM=${g#*:}"; grep -E "FAIL|failed" "$T/gemm_$g.log" | head -20 >&2; fi
+  echo "  ${g%%:*} POCKET_NO_I8MM=${g#*:} test_gemm ($(grep -o 'kernels: .*' "$T/gemm_$g.log")): $(tail -1 "$T/gemm_$g.log")"
 done
 echo "test_aarch64: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

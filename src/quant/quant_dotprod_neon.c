@@ -16,6 +16,7 @@
 #define NEON_NAME(f) f##_dotprod
 #include "quant/quant_neon.inc"
 #define GEMM_SMMLA 0
+#define GEMM_DOT_LANE(acc, w, x, lane) vdotq_laneq_s32(acc, w, x, lane)
 #include "quant/quant_gemm_neon.inc"
 
 /* on the final table (the GEMMs' row tails use its vec_dot entries) */

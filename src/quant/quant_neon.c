@@ -3,7 +3,8 @@
  * activation quantizers, and the integer dot products of quant_neon.inc
  * (Q8_0, Q4_0, IQ4_NL x Q8_0; Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K; each also
  * in a four-row version for prefill and a GEMV for decode) with int8
- * products widened by vmull_s8; an F16 GEMV. On CPUs with
+ * products widened by vmull_s8; the prefill GEMMs of quant_gemm_neon.inc
+ * with SDOT by lane emulated the same way; an F16 GEMV. On CPUs with
  * the dot-product extension quant_simd.c then installs the SDOT versions
  * from quant_dotprod_neon.c over the integer ones. */
 #include "quant/quant_int.h"
@@ -21,6 +22,19 @@ static inline int32x4_t dot16_widen(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #define NEON_DOT16(acc, a, b) dot16_widen(acc, a, b)
 #define NEON_NAME(f) f##_neon
 #include "quant/quant_neon.inc"
+
+/* SDOT by lane without the extension: acc lane r += the 4 products of
+ * bytes 4r..4r+3 of w with xb's (x's lane broadcast); products summed in
+ * pairs in int16 (activations within +-127, weights +-128: pairs within
+ * +-32512), then into the int32 lanes */
+static inline int32x4_t dot_lane_widen(int32x4_t acc, int8x16_t w, int8x16_t xb) {
+    const int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(xb)), vmull_high_s8(w, xb));
+    return vpadalq_s16(acc, p);
+}
+#define GEMM_SMMLA 0
+#define GEMM_DOT_LANE(acc, w, x, lane) \
+    dot_lane_widen(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), lane)))
+#include "quant/quant_gemm_neon.inc"
 
 /* ---- f32 / f16 ---- */
 
@@ -142,4 +156,5 @@ void pk_quant_neon_traits(pk_qtraits *t) {
     t[PK_Q_Q8_0].from_float = q8_0_from_float_neon;
     t[PK_Q_Q8_K].from_float = q8_K_from_float_neon;
     fill_neon(t);
+    gemm_fill(t);
 }
