@@ -35,6 +35,11 @@ const char *pk_last_error(void);
 /* Short name of a status code ("ok", "invalid", ...). Static storage. */
 const char *pk_status_str(pk_status st);
 
+/* The CPU kernel set in use, picked once from what the CPU reports: "avx2",
+ * "neon", "neon+dotprod", "neon+dotprod+i8mm" or "ref" (scalar, or
+ * POCKET_REF=1). Static storage. */
+const char *pk_kernels(void);
+
 /* Free memory that a pocket call says the caller owns. Accepts NULL. */
 void pk_free(void *p);
 

@@ -143,7 +143,8 @@ static void check_gemv(pk_qtype t) {
 }
 
 static void test_gemv(void) {
-    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K,
+                                      PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_IQ4_NL, PK_Q_F16 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i]);
 }
 

@@ -2,7 +2,8 @@
  * speed in tokens per second over repeated runs, as llama-bench measures
  * them (pp: one batch of P tokens from an empty cache; tg: N single-token
  * steps), with mean, standard deviation and median, model load time, time
- * to the first token and peak RSS; --json adds every run's figure. */
+ * to the first token and peak RSS, and the CPU kernel set in use (e.g.
+ * "avx2", "neon+dotprod+i8mm"); --json adds every run's figure. */
 #include "cli/cli.h"
 
 #include <math.h>
@@ -147,17 +148,17 @@ int cmd_bench(int argc, char **argv) {
     int nt = threads > 0 ? threads : 0;
     if (json) { /* per-run figures and medians after the summary keys */
         printf("{\"model\": \"%s\", \"n_params\": %llu, \"model_bytes\": %llu, \"threads\": %d, "
-               "\"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.3f, \"pp_sd\": %.3f, "
+               "\"kernels\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, \"pp_tps\": %.3f, \"pp_sd\": %.3f, "
                "\"tg_tps\": %.3f, \"tg_sd\": %.3f, \"load_s\": %.3f, \"first_token_s\": %.3f, "
                "\"peak_rss_mb\": %.1f, \"pp_median\": %.3f, \"tg_median\": %.3f",
-               model, (unsigned long long)info.n_params, (unsigned long long)info.n_bytes, nt, n_pp, n_tg,
+               model, (unsigned long long)info.n_params, (unsigned long long)info.n_bytes, nt, pk_kernels(), n_pp, n_tg,
                reps, ppm, pps, tgm, tgs, load_s, first_s, rss_mb, ppmed, tgmed);
         json_runs("pp_runs", n_pp ? pp : NULL, n_pp ? reps : 0);
         json_runs("tg_runs", n_tg ? tg : NULL, n_tg ? reps : 0);
         printf("}\n");
     } else {
-        printf("model: %s (%s, %.2f M params, %.2f MB)\nthreads: %d\n", model, info.arch, info.n_params / 1e6,
-               info.n_bytes / 1e6, nt ? nt : pk_bench_cpus());
+        printf("model: %s (%s, %.2f M params, %.2f MB)\nthreads: %d, kernels: %s\n", model, info.arch,
+               info.n_params / 1e6, info.n_bytes / 1e6, nt ? nt : pk_bench_cpus(), pk_kernels());
         if (n_pp) printf("pp%-5d %10.2f +/- %.2f tokens/s (median %.2f)\n", n_pp, ppm, pps, ppmed);
         if (n_tg) printf("tg%-5d %10.2f +/- %.2f tokens/s (median %.2f)\n", n_tg, tgm, tgs, tgmed);
         printf("load: %.3f s, first token: %.3f s, peak RSS: %.1f MB\n", load_s, first_s, rss_mb);

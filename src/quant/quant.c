@@ -2,6 +2,7 @@
  * in quant_ref.c; SIMD variants in quant_avx2.c / quant_neon.c replace
  * vec_dot entries here at pk_quant_init() time. */
 #include "quant/quant.h"
+#include "pocket.h"
 #include "quant/quant_int.h"
 
 #include <pthread.h>
@@ -23,6 +24,8 @@ static void init_tables(void) {
 }
 
 void pk_quant_init(void) { pthread_once(&init_once, init_tables); }
+
+const char *pk_kernels(void) { return pk_quant_isa(); }
 
 bool pk_qtype_known(int t) {
     if (t < 0 || t >= PK_Q_COUNT) return false;

@@ -79,7 +79,8 @@ typedef struct pk_qtraits {
 /* Fill dispatch tables once (cpuid / hwcaps); idempotent, thread-safe. */
 void pk_quant_init(void);
 
-/* Name of the kernel set in use: "avx2", "neon", "neon+dotprod" or "ref". */
+/* Name of the kernel set in use: "avx2", "neon", "neon+dotprod",
+ * "neon+dotprod+i8mm" or "ref". */
 const char *pk_quant_isa(void);
 
 /* Traits of a type (NULL if the type number is not known to pocket). */

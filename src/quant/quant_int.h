@@ -86,10 +86,14 @@ void pk_quant_ref_traits(pk_qtraits *t);
 void pk_quant_simd_traits(pk_qtraits *t);
 /* Per-ISA tables (quant_avx2.c, quant_neon.c, quant_dotprod_neon.c); each
  * replaces entries of a filled table. The dotprod one goes over the NEON one
- * and needs the CPU's dot-product extension (HWCAP_ASIMDDP). */
+ * and needs the CPU's dot-product extension (HWCAP_ASIMDDP); it installs
+ * GEMMs too, which keep t for their row tails (t must outlive the calls). */
 void pk_quant_avx2_traits(pk_qtraits *t);
 void pk_quant_neon_traits(pk_qtraits *t);
 void pk_quant_neon_dotprod_traits(pk_qtraits *t);
+/* SMMLA GEMM kernels (quant_i8mm_neon.c), over the dotprod table; need
+ * HWCAP2_I8MM. Keeps t as the dotprod one does. */
+void pk_quant_neon_i8mm_traits(pk_qtraits *t);
 /* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
 

@@ -2,7 +2,9 @@
  * needed): F32 and F16 dot products, F16 to F32, the Q8_0 and Q8_K
  * activation quantizers, and the integer dot products of quant_neon.inc
  * (Q8_0, Q4_0, IQ4_NL x Q8_0; Q4_K, Q5_K, Q6_K, IQ4_XS x Q8_K; each also
- * in a four-row version for prefill) with int8 products widened by vmull_s8. On CPUs with
+ * in a four-row version for prefill and a GEMV for decode) with int8
+ * products widened by vmull_s8; the prefill GEMMs of quant_gemm_neon.inc
+ * with SDOT by lane emulated the same way; an F16 GEMV. On CPUs with
  * the dot-product extension quant_simd.c then installs the SDOT versions
  * from quant_dotprod_neon.c over the integer ones. */
 #include "quant/quant_int.h"
@@ -20,6 +22,19 @@ static inline int32x4_t dot16_widen(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #define NEON_DOT16(acc, a, b) dot16_widen(acc, a, b)
 #define NEON_NAME(f) f##_neon
 #include "quant/quant_neon.inc"
+
+/* SDOT by lane without the extension: acc lane r += the 4 products of
+ * bytes 4r..4r+3 of w with xb's (x's lane broadcast); products summed in
+ * pairs in int16 (activations within +-127, weights +-128: pairs within
+ * +-32512), then into the int32 lanes */
+static inline int32x4_t dot_lane_widen(int32x4_t acc, int8x16_t w, int8x16_t xb) {
+    const int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(xb)), vmull_high_s8(w, xb));
+    return vpadalq_s16(acc, p);
+}
+#define GEMM_SMMLA 0
+#define GEMM_DOT_LANE(acc, w, x, lane) \
+    dot_lane_widen(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), lane)))
+#include "quant/quant_gemm_neon.inc"
 
 /* ---- f32 / f16 ---- */
 
@@ -45,6 +60,24 @@ static void dot_f16_neon(int n, float *out, const void *a, const void *b) {
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
     for (; i < n; i++) s += h2f(x[i]) * h2f(y[i]); /* tail */
     *out = s;
+}
+
+/* decode: f16 rows after row, each as dot_f16 with a prefetch per 64 bytes */
+static void gemv_f16_neon(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    const uint16_t *v = x;
+    for (int r = 0; r < nr; r++) {
+        const uint16_t *u = (const uint16_t *)(const void *)((const uint8_t *)w + (size_t)r * wrow);
+        float32x4_t acc[4] = { vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0) };
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            prefetch_ahead(u + i, 64);
+            for (int k = 0; k < 8; k++)
+                acc[k % 4] = vfmaq_f32(acc[k % 4], load_f16x4(u + i + 4 * k), load_f16x4(v + i + 4 * k));
+        }
+        float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]))), t = 0;
+        if (i < n) dot_f16_neon(n - i, &t, u + i, v + i); /* tail */
+        y[r] = s + t;
+    }
 }
 
 static void f16_to_f32_neon(const void *src, float *dst, int64_t n) {
@@ -119,7 +152,9 @@ void pk_quant_neon_traits(pk_qtraits *t) {
     t[PK_Q_F32].vec_dot = dot_f32_neon;
     t[PK_Q_F16].vec_dot = dot_f16_neon;
     t[PK_Q_F16].to_float = f16_to_f32_neon;
+    t[PK_Q_F16].gemv = gemv_f16_neon;
     t[PK_Q_Q8_0].from_float = q8_0_from_float_neon;
     t[PK_Q_Q8_K].from_float = q8_K_from_float_neon;
     fill_neon(t);
+    gemm_fill(t);
 }

@@ -2,7 +2,9 @@
  * files that this CPU can run. Intrinsics live only in *_avx2.c / *_neon.c.
  * x86-64: AVX2+FMA+F16C from cpuid. AArch64: NEON always (it is part of
  * ARMv8-A); the SDOT kernels when the kernel reports HWCAP_ASIMDDP
- * (POCKET_NO_DOTPROD=1 keeps the plain NEON ones, for tests). */
+ * (POCKET_NO_DOTPROD=1 keeps the plain NEON ones, for tests); on top of
+ * those the SMMLA GEMM kernels when it also reports HWCAP2_I8MM
+ * (POCKET_NO_I8MM=1 leaves them out). */
 #include "quant/quant_int.h"
 
 #include <stdlib.h>
@@ -28,11 +30,21 @@ static bool cpu_has_avx2_fma_f16c(void) {
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20) /* from the kernel's asm/hwcap.h */
 #endif
+#ifndef AT_HWCAP2
+#define AT_HWCAP2 26
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13) /* asm/hwcap.h as well */
+#endif
 #endif
 
+static bool env_off(const char *name) {
+    const char *v = getenv(name);
+    return v && atoi(v);
+}
+
 static bool cpu_has_dotprod(void) {
-    const char *off = getenv("POCKET_NO_DOTPROD");
-    if (off && atoi(off)) return false;
+    if (env_off("POCKET_NO_DOTPROD")) return false;
 #if defined(__linux__)
     return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #elif defined(__APPLE__)
@@ -41,6 +53,18 @@ static bool cpu_has_dotprod(void) {
     return false;
 #endif
 }
+
+#if !defined(PK_NO_I8MM_BUILD)
+/* Apple cores from the M2 on have it too, but are not asked here */
+static bool cpu_has_i8mm(void) {
+    if (env_off("POCKET_NO_I8MM")) return false;
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+#else
+    return false;
+#endif
+}
+#endif
 #endif
 
 static const char *active = "ref";
@@ -57,6 +81,12 @@ void pk_quant_simd_traits(pk_qtraits *t) {
     if (cpu_has_dotprod()) {
         pk_quant_neon_dotprod_traits(t);
         active = "neon+dotprod";
+#if !defined(PK_NO_I8MM_BUILD) /* see CMakeLists.txt */
+        if (cpu_has_i8mm()) {
+            pk_quant_neon_i8mm_traits(t);
+            active = "neon+dotprod+i8mm";
+        }
+#endif
     }
 #else
     (void)t;
