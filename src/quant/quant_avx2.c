@@ -611,6 +611,7 @@ static inline float row_iq4_xs(const pk_block_iq4_xs *b, const pk_block_q8_K *yb
                                                                    1 << 2, 1)), 14);
         __m128i ls = _mm_sub_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
         __m256i sc = _mm256_broadcastsi128_si256(ls), is = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b->qs + 16 * g));
             __m256i yq = _mm256_loadu_si256((const __m256i *)(yb->qs + 32 * g));
