@@ -148,12 +148,15 @@ static void q8_K_from_f32(const float *src, void *dst, int64_t n) {
         const float amax = hmax_ps(m);
         memset(&y[i], 0, sizeof(y[i]));
         if (!amax) continue;
-        float max = 0;
-        for (int k = 0; k < PK_QK_K; k++)
-            if (fabsf(src[k]) == amax) {
-                max = src[k];
+        float max = 0; /* the first element of magnitude amax, 8 compared at a time */
+        for (int k = 0; k < PK_QK_K; k += 8) {
+            __m256 v = _mm256_loadu_ps(src + k);
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = src[k + __builtin_ctz((unsigned)hit)];
                 break;
             }
+        }
         const float iscale = -127.f / max;
         const __m256 vs = _mm256_set1_ps(iscale);
         for (int k = 0; k < PK_QK_K; k += 32) {
