@@ -104,11 +104,12 @@ static void check_gemv(pk_qtype t) {
     const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
     static const int rows[] = { 1, 3, 4, 5, 8, 13 };
     /* 96 and 16448: odd and too many block pairs for q4_0's paired path;
+     * 33024 (k-quants only): too many super-blocks for their per-call layout;
      * 7 and 100: f16 tails */
-    static const int lens[] = { 7, 96, 100, 256, 512, 2048, 5632, 16448 };
+    static const int lens[] = { 7, 96, 100, 256, 512, 2048, 5632, 16448, 33024 };
     for (size_t li = 0; li < PK_ARRAY_LEN(lens); li++) {
         int n = lens[li], nr = 13;
-        if (n % q->blck) continue;
+        if (n % q->blck || (n > 16448 && q->blck != PK_QK_K)) continue; /* f32 sums of f16 drift that long */
         size_t wr = pk_row_size(t, n), xr = pk_row_size(q->vec_dot_type, n);
         float *f = malloc(sizeof(float) * (size_t)n), *dx = malloc(sizeof(float) * (size_t)n), y[13], ref[13], mag[13];
         uint8_t *w = malloc(wr * (size_t)nr), *x = malloc(xr);

@@ -14,6 +14,7 @@
  * and calls with fewer than 4 tokens go through the vec_dot kernels.
  * Results equal vec_dot per row and token up to float summation order
  * (tests/test_gemm.c). */
+#include "quant/quant_avx2_int.h"
 #include "quant/quant_int.h"
 
 #include <immintrin.h>
@@ -104,54 +105,15 @@ static inline void transpose8(__m256i *r) {
     }
 }
 
-/* 6-bit scale and min j of a q4_K / q5_K super-block */
-static inline void k4_scale_min(const uint8_t *s, int j, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
-/* scales of group k of row i into the cache */
+/* scales of group k of row i into the cache (k-quants: scales_k) */
 static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t *row, int k, int i, cache *c) {
     int sb = k / 8, j = k % 8;
     switch (kd) {
     case K_Q4_0: c->dws[k][i] = c->mfs[k][i] = h2f(((const pk_block_q4_0 *)row)[k].d); break;
     case K_Q8_0: c->dws[k][i] = h2f(((const pk_block_q8_0 *)row)[k].d); break;
     case K_Q4_K:
-    case K_Q5_K: {
-        const uint8_t *s;
-        uint16_t d, dmin;
-        if (kd == K_Q4_K) {
-            const pk_block_q4_K *b = (const pk_block_q4_K *)row + sb;
-            s = b->scales, d = b->d, dmin = b->dmin;
-        } else {
-            const pk_block_q5_K *b = (const pk_block_q5_K *)row + sb;
-            s = b->scales, d = b->d, dmin = b->dmin;
-        }
-        int sc, m;
-        k4_scale_min(s, j, &sc, &m);
-        c->dws[k][i] = h2f(d);
-        c->mfs[k][i] = -h2f(dmin);
-        c->sc16[k][0][2 * i] = c->sc16[k][0][2 * i + 1] = (int16_t)sc;
-        c->sc16[k][1][2 * i] = c->sc16[k][1][2 * i + 1] = (int16_t)m;
-        break;
-    }
-    case K_Q6_K: {
-        const pk_block_q6_K *b = (const pk_block_q6_K *)row + sb;
-        float d = h2f(b->d);
-        c->dws[k][i] = d;
-        c->mfs[k][i] = -32.0f * d;
-        for (int h = 0; h < 2; h++) {
-            int sc = b->scales[2 * j + h];
-            c->sc16[k][h][2 * i] = c->sc16[k][h][2 * i + 1] = (int16_t)sc;
-            c->sc16[k][2][2 * i + h] = (int16_t)sc;
-        }
-        break;
-    }
+    case K_Q5_K:
+    case K_Q6_K: break; /* per super-block: scales_k */
     case K_IQ4_XS: {
         const pk_block_iq4_xs *b = (const pk_block_iq4_xs *)row + sb;
         int ls = ((b->scales_l[j / 2] >> (4 * (j % 2))) & 15) | (((b->scales_h >> (2 * j)) & 3) << 4);
@@ -161,12 +123,64 @@ static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t 
     }
 }
 
+/* The k-quants' cache entries for super-block sb of the 8 rows, all its 8
+ * groups at once (per group and row in scalar code this was most of the
+ * fill's cost): per row a register of 8 int32 lanes, one per group, then
+ * one transpose turns rows x groups into the cache's group-major rows.
+ * q4_K / q5_K: lanes (sc, sc) and (m, m) from the vector k4_scales8; q6_K:
+ * its 16 int8 scales widened are already lanes (sc 2j, sc 2j+1) ([2]), and
+ * 16-bit shuffles give (sc 2j, sc 2j) and (sc 2j+1, sc 2j+1) ([0], [1]).
+ * d and -dmin (q6_K: -32 d) are the same for the 8 groups. */
+static inline __attribute__((always_inline)) void scales_k(kind kd, const uint8_t *w, size_t wrow, int sb,
+                                                           cache *c) {
+    __m256i v[3][8];
+    float d[8], dm[8];
+    for (int i = 0; i < 8; i++) {
+        const uint8_t *row = w + (size_t)i * wrow;
+        if (kd == K_Q6_K) {
+            const pk_block_q6_K *b = (const pk_block_q6_K *)row + sb;
+            __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+            v[0][i] = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(s, 0xA0), 0xA0);
+            v[1][i] = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(s, 0xF5), 0xF5);
+            v[2][i] = s;
+            d[i] = h2f(b->d), dm[i] = -32.0f * d[i];
+            continue;
+        }
+        const uint8_t *s;
+        uint16_t dh, mh;
+        if (kd == K_Q4_K) {
+            const pk_block_q4_K *b = (const pk_block_q4_K *)row + sb;
+            s = b->scales, dh = b->d, mh = b->dmin;
+        } else {
+            const pk_block_q5_K *b = (const pk_block_q5_K *)row + sb;
+            s = b->scales, dh = b->d, mh = b->dmin;
+        }
+        /* bytes: scales 0-7, mins 0-7 */
+        __m128i b = _mm_shuffle_epi32(k4_scales8(s), _MM_SHUFFLE(3, 1, 2, 0));
+        __m256i a = _mm256_cvtepu8_epi32(b), m = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+        v[0][i] = _mm256_or_si256(a, _mm256_slli_epi32(a, 16));
+        v[1][i] = _mm256_or_si256(m, _mm256_slli_epi32(m, 16));
+        d[i] = h2f(dh), dm[i] = -h2f(mh);
+    }
+    int nv = kd == K_Q6_K ? 3 : 2;
+    for (int h = 0; h < nv; h++) transpose8(v[h]);
+    const __m256 dv = _mm256_loadu_ps(d), mv = _mm256_loadu_ps(dm);
+    for (int j = 0; j < 8; j++) {
+        int k = 8 * sb + j;
+        for (int h = 0; h < nv; h++) _mm256_store_si256((__m256i *)c->sc16[k][h], v[h][j]);
+        _mm256_store_ps(c->dws[k], dv);
+        _mm256_store_ps(c->mfs[k], mv);
+    }
+}
+
 static inline __attribute__((always_inline)) void fill_cache(kind kd, const uint8_t *w, size_t wrow, int ng, cache *c) {
+    bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
     for (int k = 0; k < ng; k++) {
         __m256i r[8];
+        if (kq && k % 8 == 0) scales_k(kd, w, wrow, k / 8, c);
         for (int i = 0; i < 8; i++) {
             r[i] = decode(kd, w + (size_t)i * wrow, k);
-            scales(kd, w + (size_t)i * wrow, k, i, c);
+            if (!kq) scales(kd, w + (size_t)i * wrow, k, i, c);
         }
         transpose8(r);
         memcpy(&c->wc[8 * k], r, sizeof(r));
