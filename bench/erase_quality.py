@@ -9,6 +9,7 @@ PSNR and sharpness per hole size, the time and peak RSS of a 12 MP fill with
 
   /usr/bin/python3 bench/erase_quality.py [--bin build/bench/erase_fill]
       [--threads 2] [--seeds 0,1,2,3,4,5] [--no-12mp] [--before=--no-structure]
+      [--before-bin OLD/build/bench/erase_fill]
       [--sheet docs/erase-contact-sheet.jpg]
 Needs python3-opencv and numpy (Debian: apt-get install python3-opencv)."""
 import argparse
@@ -180,8 +181,9 @@ def run_quality(args, tmp):
                 if flag is None or flag == "before":  # mean over the seeds: one fill is noisy
                     runs = []
                     more = args.extra.split() + (args.before.split() if flag else [])
+                    binp = args.before_bin if flag and args.before_bin else args.bin
                     for seed in args.seeds.split(","):
-                        out, ms, _ = pocket_fill(args.bin, img, m, args.threads, tmp,
+                        out, ms, _ = pocket_fill(binp, img, m, args.threads, tmp,
                                                  ["--seed", seed] + more)
                         assert (out[m == 0] == img[m == 0]).all(), "pixels outside the hole changed"
                         runs.append(metrics(img, out, m) + (ms,))
@@ -301,9 +303,12 @@ def main():
     ap.add_argument("--extra", default="", help='more erase_fill options, e.g. "--patch 9 "')
     ap.add_argument("--before", help='also run pocket with these erase_fill options as row '
                     '"before" (same holes and seeds, one run), e.g. --before=--no-structure')
+    ap.add_argument("--before-bin", help="erase_fill binary for the before rows (e.g. a "
+                    "build of the previous commit); default --bin")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    if args.before:
+    if args.before is not None or args.before_bin:
+        args.before = args.before or ""
         METHODS.insert(1, ("before", "before"))
     with tempfile.TemporaryDirectory(prefix="erase_quality") as tmp:
         if not args.no_quality:

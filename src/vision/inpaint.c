@@ -4,7 +4,8 @@
  * alternates PatchMatch search (Barnes: propagation + random search; patch
  * SSD with known pixels weighted up and a penalty on far sources) with
  * weighted voting, and the field is upsampled to the next finer level. Levels
- * finer than max_side only refine near the hole (short search, one EM step).
+ * finer than max_side only refine near the hole (short search, one EM step);
+ * the coarsest level and a solved level 0 get twice the EM steps.
  * A push-pull membrane then removes the seam at the hole border, and the
  * fill's low-pass layer is pulled towards a membrane (harmonic) fill from the
  * border, its texture kept (struct_texture). Threads work
@@ -1105,7 +1106,10 @@ pk_status pk_inpaint(uint8_t *rgb, int w, int h, const uint8_t *mask,
                 run(pool, &J, T_DIST);
             }
         }
-        int n_em = refine ? 1 : coarsest ? 2 * o.iters : o.iters;
+        /* twice the EM steps at the coarsest level (it starts from the
+         * onion peel) and at level 0 when it is solved (the last word on
+         * the fill: 10 steps there add 0.002-0.003 SSIM, bench/ERASE.md) */
+        int n_em = refine ? 1 : coarsest || k == 0 ? 2 * o.iters : o.iters;
         int n_sweep = coarsest ? 2 : 1;
         for (int e = 0; e < n_em; e++) {
             for (int s = 0; s < n_sweep; s++) {

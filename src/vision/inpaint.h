@@ -15,7 +15,8 @@ typedef struct pk_inpaint_opts {
                         finer than max_side use at most 7 */
     int max_side;    /* solve at most at this resolution (longer side), then
                         upsample the fill; 0 = default (chosen by inpaint.c) */
-    int iters;       /* EM iterations per scale; 0 = default */
+    int iters;       /* EM iterations per scale (twice that at the coarsest
+                        level and at full resolution); 0 = default */
     int no_structure; /* 1: keep the voted fill as it is; 0 (default): its
                         low-pass layer is mixed with a membrane fill from
                         the hole border (less so where the patches match
