@@ -104,9 +104,10 @@ static void check_gemv(pk_qtype t) {
     const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
     static const int rows[] = { 1, 3, 4, 5, 8, 13 };
     /* 96 and 16448: odd and too many block pairs for q4_0's paired path;
+     * 64 and 192: one and three pairs (q4_0 takes two pairs per step);
      * 33024 (k-quants only): too many super-blocks for their per-call layout;
      * 7 and 100: f16 tails */
-    static const int lens[] = { 7, 96, 100, 256, 512, 2048, 5632, 16448, 33024 };
+    static const int lens[] = { 7, 64, 96, 100, 192, 256, 512, 2048, 5632, 16448, 33024 };
     for (size_t li = 0; li < PK_ARRAY_LEN(lens); li++) {
         int n = lens[li], nr = 13;
         if (n % q->blck || (n > 16448 && q->blck != PK_QK_K)) continue; /* f32 sums of f16 drift that long */

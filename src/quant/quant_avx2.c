@@ -439,23 +439,42 @@ typedef struct q4_pair {
     __m256i off;      /* 8 * the sums of those, per int32 lane of madd */
 } q4_pair;
 
-static inline float row_q4_0_pairs(const pk_block_q4_0 *b, const q4_pair *xp, const float *dy, int np) {
+/* one pair's integer sums: [block A | block B] per int32 lane */
+static inline __m256i pair_q4_0(const pk_block_q4_0 *b, const q4_pair *x) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < np; i++, b += 2) {
-        if (!(i & 1)) prefetch_lines(b, 2);
-        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
-                                            _mm_loadu_si128((const __m128i *)b[1].qs), 1);
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xp[i].ylo), _mm256_maddubs_epi16(hi, xp[i].yhi));
-        p = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), xp[i].off);
-        __m128i dd = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
-        __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dd), _mm_castpd_ps(_mm_load_sd((const double *)(dy + 2 * i))));
-        __m256 d = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), spread);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                        _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x->ylo), _mm256_maddubs_epi16(hi, x->yhi));
+    return _mm256_sub_epi32(_mm256_madd_epi16(p, ones), x->off);
+}
+
+/* Two pairs (four blocks) per step: the four weight scales convert in one
+ * cvtph and multiply the activation scales in one mulps, one prefetch
+ * test per step, two accumulators. */
+static inline float row_q4_0_pairs(const pk_block_q4_0 *b, const q4_pair *xp, const float *dy, int np) {
+    const __m256i spread0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    const __m256i spread1 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 2 <= np; i += 2, b += 4) {
+        prefetch_lines(b, 2); /* 72 bytes */
+        __m256i p0 = pair_q4_0(b, xp + i), p1 = pair_q4_0(b + 2, xp + i + 1);
+        __m128i dd = _mm_cvtsi32_si128(b[0].d);
+        dd = _mm_insert_epi16(dd, b[1].d, 1);
+        dd = _mm_insert_epi16(dd, b[2].d, 2);
+        dd = _mm_insert_epi16(dd, b[3].d, 3);
+        __m256 d4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(dd), _mm_loadu_ps(dy + 2 * i)));
+        acc0 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d4, spread0), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d4, spread1), _mm256_cvtepi32_ps(p1), acc1);
     }
-    return hsum_ps(acc);
+    if (i < np) {
+        __m128i dd = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
+        __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(dd), _mm_setr_ps(dy[2 * i], dy[2 * i + 1], 0, 0));
+        acc0 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), spread0),
+                               _mm256_cvtepi32_ps(pair_q4_0(b, xp + i)), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
 static void gemv_q4_0(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
