@@ -100,11 +100,22 @@ static void test_many_tokens(void) {
             check_shape(types[i], pk_qtraits_of(types[i])->blck == 1 ? 67 : 256, nt % 2 ? 13 : 8, nt, false);
 }
 
-/* the longest cached row (n 12288): the q8_0 activation table holds 40
- * tokens of it, so 45 tokens take two chunks */
+/* the longest cached row (n 12288): the q8_0 activation table holds 84
+ * tokens of it and q4_K's 168, so 90 and 171 tokens take two chunks */
 static void test_token_chunks(void) {
-    check_shape(PK_Q_Q4_0, 12288, 9, 45, false);
-    check_shape(PK_Q_Q8_0, 12288, 8, 45, false);
+    check_shape(PK_Q_Q4_0, 12288, 9, 90, false);
+    check_shape(PK_Q_Q8_0, 12288, 8, 90, false);
+    check_shape(PK_Q_Q4_K, 12288, 8, 171, false);
+}
+
+/* rows longer than one pass of the tiles (64 groups): 5632 (the
+ * TinyLlama ffn_down) is two passes and a part, 2304 one and a part */
+static void test_long_passes(void) {
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS };
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) {
+        check_shape(types[i], 5632, 16, 13, false);
+        check_shape(types[i], 2304, 9, 6, false);
+    }
 }
 
 /* a long row (past the kernels' stack cache) takes the vec_dot path */
@@ -163,6 +174,7 @@ int main(void) {
     PK_RUN(test_types);
     PK_RUN(test_many_tokens);
     PK_RUN(test_token_chunks);
+    PK_RUN(test_long_passes);
     PK_RUN(test_long_rows);
     PK_RUN(test_act_quant);
     return pk_test_summary();

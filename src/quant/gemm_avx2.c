@@ -31,7 +31,8 @@ typedef enum {
  * = values 4g..4g+3 of row r) and scales per group and row. q4_0, q8_0,
  * iq4_xs: dws = float scale, mfs = q4_0's offset scale. k-quants: dws,
  * mfs = d, -dmin (q6_K: -32 d) of the super-block; sc16 = int16 pairs per row lane
- * (lanes 2r, 2r+1): q4_K / q5_K [0] (sc, sc), [1] (m, m); q6_K [0], [1]
+ * (lanes 2r, 2r+1): q4_K / q5_K [0] (sc, sc), [1] of the super-block's first
+ * 4 groups the mins in pairs (m 2p, m 2p+1); q6_K [0], [1]
  * the scales of the group's 16-halves, [2] both halves (sc0, sc1). */
 typedef struct cache {
     __m256i wc[NG_MAX * 8];
@@ -127,7 +128,8 @@ static inline __attribute__((always_inline)) void scales(kind kd, const uint8_t 
  * groups at once (per group and row in scalar code this was most of the
  * fill's cost): per row a register of 8 int32 lanes, one per group, then
  * one transpose turns rows x groups into the cache's group-major rows.
- * q4_K / q5_K: lanes (sc, sc) and (m, m) from the vector k4_scales8; q6_K:
+ * q4_K / q5_K: lanes (sc, sc) from the vector k4_scales8 and the mins as
+ * pairs (m 2p, m 2p+1), p = 0..3 (groups 8 sb .. 8 sb + 3 of [1]); q6_K:
  * its 16 int8 scales widened are already lanes (sc 2j, sc 2j+1) ([2]), and
  * 16-bit shuffles give (sc 2j, sc 2j) and (sc 2j+1, sc 2j+1) ([0], [1]).
  * d and -dmin (q6_K: -32 d) are the same for the 8 groups. */
@@ -157,9 +159,9 @@ static inline __attribute__((always_inline)) void scales_k(kind kd, const uint8_
         }
         /* bytes: scales 0-7, mins 0-7 */
         __m128i b = _mm_shuffle_epi32(k4_scales8(s), _MM_SHUFFLE(3, 1, 2, 0));
-        __m256i a = _mm256_cvtepu8_epi32(b), m = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+        __m256i a = _mm256_cvtepu8_epi32(b);
         v[0][i] = _mm256_or_si256(a, _mm256_slli_epi32(a, 16));
-        v[1][i] = _mm256_or_si256(m, _mm256_slli_epi32(m, 16));
+        v[1][i] = _mm256_zextsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(b, 8)));
         d[i] = h2f(dh), dm[i] = -h2f(mh);
     }
     int nv = kd == K_Q6_K ? 3 : 2;
@@ -201,11 +203,14 @@ static inline __m256i bcast4(const int8_t *p) {
  * would otherwise rebalance it into a tree whose partial sums spill) */
 #define CHAIN(v) __asm__("" : "+x"(v))
 
-/* Activations of the q8_0 kinds (q4_0, q8_0), per token and group: the
- * scale as a float and, for q4_0, 8 * the sum of the group's quants (the
- * weights are decoded +8, so w.x = (w+8).x - 8 sum(x)). Built once per
- * chunk of tokens and shared by every 8-row group of the call. */
-enum { XT_MAX = 16384 }; /* table entries (tokens x groups) per chunk */
+/* Activations, per chunk of tokens, laid out once and shared by every
+ * 8-row group of the call. q8_0 kinds (q4_0, q8_0), per token and group:
+ * the scale as a float and, for q4_0, 8 * the sum of the group's quants
+ * (the weights are decoded +8, so w.x = (w+8).x - 8 sum(x)). q4_K, q5_K,
+ * per token and super-block: the sums of its 8 groups' quants as 4 int16
+ * pairs (g 2p, g 2p+1) in s8, for the mins (from the q8_K half sums:
+ * |g| <= 32 * 127). */
+enum { XT_MAX = 32768 }; /* table entries per chunk (q8_0 kinds: tokens x groups) */
 typedef struct xtab {
     float dx[XT_MAX];
     int32_t s8[XT_MAX];
@@ -213,6 +218,18 @@ typedef struct xtab {
 
 static void xtab_fill(kind kd, int ng, int nt, const uint8_t *x, size_t xrow, xtab *tb) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    if (kd == K_Q4_K || kd == K_Q5_K) {
+        int nsb = ng / 8;
+        for (int t = 0; t < nt; t++)
+            for (int sb = 0; sb < nsb; sb++) {
+                const pk_block_q8_K *b = (const pk_block_q8_K *)(x + (size_t)t * xrow) + sb;
+                __m256i v = _mm256_loadu_si256((const __m256i *)b->bsums);
+                __m256i h = _mm256_hadd_epi16(v, v); /* 64-bit lanes 0, 2: g 0-3, g 4-7 */
+                h = _mm256_permute4x64_epi64(h, _MM_SHUFFLE(3, 1, 2, 0));
+                _mm_storeu_si128((__m128i *)&tb->s8[(t * nsb + sb) * 4], _mm256_castsi256_si128(h));
+            }
+        return;
+    }
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < ng; k++) {
             const pk_block_q8_0 *b = (const pk_block_q8_0 *)(x + (size_t)t * xrow) + k;
@@ -226,22 +243,28 @@ static void xtab_fill(kind kd, int ng, int nt, const uint8_t *x, size_t xrow, xt
         }
 }
 
+/* table entries per token */
+static inline int xtab_per_token(kind kd, int ng) {
+    return kd == K_Q4_0 || kd == K_Q8_0 ? ng : kd == K_Q4_K || kd == K_Q5_K ? ng / 2 : 0;
+}
+
 /* The tiles keep tn <= 4 tokens' accumulators in registers: each weight
  * register (8 rows x 4 values) is loaded once per group and multiplied by
  * the tn tokens' broadcast 4-byte activations (maddubs: unsigned weights x
  * signed activations; pairs summed in int16 where they cannot overflow,
- * then madd to int32 with ones or the group scales). */
+ * then madd to int32 with ones or the group scales). A tile covers groups
+ * [k0, k1) of the row and adds to y when k0 > 0 (see tiles). */
 
 /* q4_0, q8_0, iq4_xs: per group, int32 dot -> float with dw * dx. q4_0's
  * values 0..15: 8 maddubs summed in int16 stay below 2^15 (8 * 2 * 15 *
  * 127); q8_0 and iq4_xs are signed: |x| times w with x's sign, madd each. */
-static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, const cache *c, float *y,
-                                                       size_t ys, const uint8_t *x, size_t xrow,
+static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, int k0, int k1, const cache *c,
+                                                       float *y, size_t ys, const uint8_t *x, size_t xrow,
                                                        const xtab *tb, int t0) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
-    UNROLL for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
-    for (int k = 0; k < ng; k++) {
+    UNROLL for (int t = 0; t < tn; t++) acc[t] = k0 ? _mm256_loadu_ps(y + (size_t)t * ys) : _mm256_setzero_ps();
+    for (int k = k0; k < k1; k++) {
         const __m256i *W = &c->wc[8 * k];
         const int8_t *xq[4];
         float dx[4];
@@ -288,13 +311,16 @@ static inline __attribute__((always_inline)) void tile(kind kd, int tn, int ng, 
 /* The k-quants, per super-block: integer sums with the group scales
  * applied by madd (q4_K: 8 maddubs per group in int16; q5_K values 0..31:
  * 4; q6_K values 0..63: 2, then its 16-halves' scales), then d, and the
- * mins (q4_K, q5_K: sum_j m_j * (sum of the group's x)) or the offset
- * (q6_K: 32 * sum_j sc_j * (sum of the 16-half's x)) from bsums. */
-static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng, const cache *c, float *y,
-                                                         size_t ys, const uint8_t *x, size_t xrow) {
-    __m256 acc[4];
-    UNROLL for (int t = 0; t < tn; t++) acc[t] = _mm256_setzero_ps();
-    for (int sb = 0; sb < ng / 8; sb++) {
+ * mins (q4_K, q5_K: sum_j m_j * (sum of group j's x), 4 madds of pairs
+ * with the table's sums) or the offset (q6_K: 32 * sum_h sc_h * (sum of
+ * the 16-half's x), 8 madds with the bsums). The float accumulators live
+ * in y between super-blocks (one load and store per super-block), which
+ * leaves the registers to the integer sums. */
+static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng, int k0, int k1, const cache *c,
+                                                         float *y, size_t ys, const uint8_t *x, size_t xrow,
+                                                         const xtab *tb, int t0) {
+    int nsb = ng / 8;
+    for (int sb = k0 / 8; sb < k1 / 8; sb++) {
         const pk_block_q8_K *xb[4];
         __m256i is[4], ms[4];
         UNROLL for (int t = 0; t < tn; t++) {
@@ -313,7 +339,6 @@ static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng
                         __m256i p = _mm256_maddubs_epi16(w, bcast4(xb[t]->qs + 32 * j + 4 * g));
                         s[t] = g ? _mm256_add_epi16(s[t], p) : p;
                         CHAIN(s[t]);
-                    CHAIN(s[t]);
                     }
                 }
                 UNROLL for (int t = 0; t < tn; t++) is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s[t], sc0));
@@ -333,72 +358,89 @@ static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng
                 }
             }
         }
-        /* q4_K / q5_K: (m, m) . (bsum 2j, 2j+1); q6_K: (sc0, sc1) . the same */
         UNROLL for (int t = 0; t < tn; t++) ms[t] = _mm256_setzero_si256();
-        for (int j = 0; j < 8; j++) {
-            const __m256i mp = _mm256_load_si256((const __m256i *)c->sc16[8 * sb + j][kd == K_Q6_K ? 2 : 1]);
-            UNROLL for (int t = 0; t < tn; t++)
-                ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, bcast4((const int8_t *)&xb[t]->bsums[2 * j])));
+        if (kd == K_Q6_K) { /* (sc 2j, sc 2j+1) . (bsum 2j, 2j+1) */
+            for (int j = 0; j < 8; j++) {
+                const __m256i mp = _mm256_load_si256((const __m256i *)c->sc16[8 * sb + j][2]);
+                UNROLL for (int t = 0; t < tn; t++)
+                    ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, bcast4((const int8_t *)&xb[t]->bsums[2 * j])));
+            }
+        } else { /* (m 2p, m 2p+1) . (g 2p, g 2p+1) */
+            UNROLL for (int p = 0; p < 4; p++) {
+                const __m256i mp = _mm256_load_si256((const __m256i *)c->sc16[8 * sb + p][1]);
+                UNROLL for (int t = 0; t < tn; t++)
+                    ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, _mm256_set1_epi32(tb->s8[((t0 + t) * nsb + sb) * 4 + p])));
+            }
         }
         const __m256 d = _mm256_load_ps(c->dws[8 * sb]), dm = _mm256_load_ps(c->mfs[8 * sb]);
         UNROLL for (int t = 0; t < tn; t++) {
+            float *yt = y + (size_t)t * ys;
             __m256 dy = _mm256_set1_ps(xb[t]->d);
             __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms[t]), dm, _mm256_mul_ps(_mm256_cvtepi32_ps(is[t]), d));
-            acc[t] = _mm256_fmadd_ps(v, dy, acc[t]);
+            _mm256_storeu_ps(yt, _mm256_fmadd_ps(v, dy, sb ? _mm256_loadu_ps(yt) : _mm256_setzero_ps()));
         }
     }
-    UNROLL for (int t = 0; t < tn; t++) _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
 }
 
-/* tiles of one 8-row group over tokens [t0, t0 + nt) of the chunk */
+/* Groups per pass of the tiles (a multiple of the k-quants' 8): the
+ * decoded weights of a pass (KB x 256 bytes) and 4 tokens' activations
+ * stay in L1 while every token of the chunk sweeps them; rows longer than
+ * that are swept in several passes, each adding to y. */
+enum { KB = 64 };
+
+/* Tiles of one 8-row group over the chunk's nt tokens (t0: the chunk's
+ * tokens from the table's first). Meanwhile the next 8-row group (pf, pfn
+ * bytes; NULL at the last) is pulled towards L2, a slice before each
+ * 4-token tile: issued all at once, the prefetches filled the line-fill
+ * buffers and the tiles' own loads of activations waited behind them. */
 static inline __attribute__((always_inline)) void tiles(kind kd, int ng, int nt, const cache *c, float *y, size_t ys,
-                                                        const uint8_t *x, size_t xrow, const xtab *tb) {
+                                                        const uint8_t *x, size_t xrow, const xtab *tb,
+                                                        const uint8_t *pf, size_t pfn) {
     bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
-    int t = 0;
-    for (; t + 4 <= nt; t += 4) {
-        if (kq) tile_k(kd, 4, ng, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow);
-        else tile(kd, 4, ng, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
+    size_t off = 0, slice = pf ? (pfn / 64 / (size_t)(nt / 4) + 1) * 64 : 0; /* nt >= 4 */
+    for (int k0 = 0; k0 < ng; k0 += KB) {
+        int k1 = PK_MIN(ng, k0 + KB), t = 0;
+        for (; t + 4 <= nt; t += 4) {
+            for (size_t end = PK_MIN(off + slice, pfn); off < end; off += 64)
+                _mm_prefetch((const char *)pf + off, _MM_HINT_T1);
+            if (kq) tile_k(kd, 4, ng, k0, k1, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
+            else tile(kd, 4, ng, k0, k1, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
+        }
+        float *yt = y + (size_t)t * ys;
+        const uint8_t *xt = x + (size_t)t * xrow;
+        switch ((nt - t) * 2 + kq) {
+        case 6: tile(kd, 3, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        case 4: tile(kd, 2, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        case 2: tile(kd, 1, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        case 7: tile_k(kd, 3, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        case 5: tile_k(kd, 2, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        case 3: tile_k(kd, 1, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
+        default: break;
+        }
     }
-    float *yt = y + (size_t)t * ys;
-    const uint8_t *xt = x + (size_t)t * xrow;
-    switch ((nt - t) * 2 + kq) {
-    case 6: tile(kd, 3, ng, c, yt, ys, xt, xrow, tb, t); break;
-    case 4: tile(kd, 2, ng, c, yt, ys, xt, xrow, tb, t); break;
-    case 2: tile(kd, 1, ng, c, yt, ys, xt, xrow, tb, t); break;
-    case 7: tile_k(kd, 3, ng, c, yt, ys, xt, xrow); break;
-    case 5: tile_k(kd, 2, ng, c, yt, ys, xt, xrow); break;
-    case 3: tile_k(kd, 1, ng, c, yt, ys, xt, xrow); break;
-    default: break;
-    }
-}
-
-/* the next 8-row group towards L2 while the tiles run: the weights stream
- * from memory once per call */
-static inline void prefetch_rows(const uint8_t *w, size_t wrow) {
-    for (size_t off = 0; off < 8 * wrow; off += 64) _mm_prefetch((const char *)w + off, _MM_HINT_T1);
 }
 
 /* Tokens in chunks whose activation table fits XT_MAX; per chunk, each
  * 8-row group is decoded once into the cache and swept by all the chunk's
- * tokens. */
+ * tokens; the weights stream from memory once per chunk. */
 static inline __attribute__((always_inline)) void gemm_run(kind kd, pk_vec_dot_fn dot, int n, int nr, int nt,
                                                            float *y, size_t ys, const uint8_t *w, size_t wrow,
                                                            const uint8_t *x, size_t xrow) {
     int ng = n / 32, r8 = 0;
     if (ng <= NG_MAX && nt >= 4) { /* fewer tokens do not pay for the transposes */
         r8 = nr & ~7;
-        bool tab = kd == K_Q4_0 || kd == K_Q8_0;
-        int tch = tab ? PK_MAX(4, (XT_MAX / ng) & ~3) : nt;
+        int per = xtab_per_token(kd, ng);
+        int tch = per ? PK_MAX(4, (XT_MAX / per) & ~3) : nt;
         cache c __attribute__((aligned(32)));
         xtab tb;
         for (int t0 = 0; t0 < nt; t0 += tch) {
             int tn = PK_MIN(tch, nt - t0);
             const uint8_t *xc = x + (size_t)t0 * xrow;
-            if (tab) xtab_fill(kd, ng, tn, xc, xrow, &tb);
+            if (per) xtab_fill(kd, ng, tn, xc, xrow, &tb);
             for (int r = 0; r < r8; r += 8) {
                 fill_cache(kd, w + (size_t)r * wrow, wrow, ng, &c);
-                if (r + 8 < r8) prefetch_rows(w + (size_t)(r + 8) * wrow, wrow);
-                tiles(kd, ng, tn, &c, y + (size_t)t0 * ys + r, ys, xc, xrow, &tb);
+                tiles(kd, ng, tn, &c, y + (size_t)t0 * ys + r, ys, xc, xrow, &tb,
+                      r + 8 < r8 ? w + (size_t)(r + 8) * wrow : NULL, 8 * wrow);
             }
         }
     }
