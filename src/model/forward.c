@@ -173,10 +173,7 @@ static void swiglu_task(void *arg, int ith, int nth) { /* o = silu(o) * u */
     ew_job *j = arg;
     size_t lo, hi;
     ew_range(j->len, ith, nth, &lo, &hi);
-    for (size_t i = lo; i < hi; i++) {
-        float g = j->o[i];
-        j->o[i] = g / (1.0f + expf(-g)) * j->u[i];
-    }
+    pk_silu_mul(j->o + lo, j->u + lo, hi - lo);
 }
 
 static void kv_task(void *arg, int ith, int nth) {
@@ -449,9 +446,10 @@ pk_status pk_forward(pk_ctx *c, const int32_t *tokens, int n, bool all) {
             collect(c, il, "ffn_up", c->xn, n, d);
             pk_matmul(c, &L->w_up, c->xn, c->hb2, n); /* (n, 2 ff): gate | up */
             for (int t = 0; t < n; t++) {
-                const float *g = c->hb2 + (size_t)t * 2 * (size_t)ff, *u = g + ff;
+                const float *g = c->hb2 + (size_t)t * 2 * (size_t)ff;
                 float *o = c->hb + (size_t)t * (size_t)ff;
-                for (int i = 0; i < ff; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+                memcpy(o, g, sizeof(float) * (size_t)ff);
+                pk_silu_mul(o, g + ff, (size_t)ff);
             }
         } else {
             collect(c, il, "ffn_gate", c->xn, n, d);

@@ -10,13 +10,17 @@
 #include <strings.h>
 
 static pk_qtraits traits[PK_Q_COUNT], ref_traits[PK_Q_COUNT];
+static pk_silu_mul_fn silu_mul = pk_silu_mul_ref;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init_tables(void) {
     pk_quant_ref_traits(ref_traits);
     pk_quant_ref_traits(traits);
-    if (!getenv("POCKET_REF") || !atoi(getenv("POCKET_REF")))
+    if (!getenv("POCKET_REF") || !atoi(getenv("POCKET_REF"))) {
         pk_quant_simd_traits(traits);
+        pk_silu_mul_fn f = pk_quant_simd_silu_mul();
+        if (f) silu_mul = f;
+    }
     if (getenv("POCKET_GEMM") && !atoi(getenv("POCKET_GEMM"))) /* prefill through vec_dot, for comparison */
         for (int t = 0; t < PK_Q_COUNT; t++) traits[t].gemm = NULL;
     if (getenv("POCKET_GEMV") && !atoi(getenv("POCKET_GEMV"))) /* decode through vec_dot, for comparison */
@@ -24,6 +28,11 @@ static void init_tables(void) {
 }
 
 void pk_quant_init(void) { pthread_once(&init_once, init_tables); }
+
+void pk_silu_mul(float *o, const float *u, size_t n) {
+    pk_quant_init();
+    silu_mul(o, u, n);
+}
 
 const char *pk_kernels(void) { return pk_quant_isa(); }
 

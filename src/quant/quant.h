@@ -105,6 +105,13 @@ void pk_gemm_loop(const pk_qtraits *q, int n, int nr, int nt, float *y, size_t y
  * kernel when there is one, else a loop of vec_dot. Thread-safe. */
 void pk_gemv(pk_qtype t, int n, int nr, float *y, const void *w, size_t wrow, const void *x);
 
+/* SwiGLU's product in place: o[i] = silu(o[i]) * u[i] = o[i] / (1 +
+ * e^-o[i]) * u[i], i < n; the SIMD kernel where the CPU has one (within a
+ * few ulp of the reference). Thread-safe. */
+void pk_silu_mul(float *o, const float *u, size_t n);
+/* the scalar reference (libm's expf), for tests */
+void pk_silu_mul_ref(float *o, const float *u, size_t n);
+
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size
  * or the type is unknown. */
 size_t pk_row_size(pk_qtype t, int64_t n);

@@ -698,6 +698,41 @@ static void gemv_f16(int n, int nr, float *y, const void *w, size_t wrow, const 
     for (int r = 0; r < nr; r++) y[r] = row_f16((const uint16_t *)((const uint8_t *)w + (size_t)r * wrow), x, n);
 }
 
+/* ---- SwiGLU ---- */
+
+/* e^x for x in [-87.3, 88.3] (clamped; NaN becomes -87.3): x = n ln2 + r
+ * with |r| <= ln2 / 2 (ln2 in two parts, so n ln2 is exact), e^r by its
+ * Taylor series to r^7 (truncation below 6e-9 relative), times 2^n built in
+ * the exponent field (n in [-126, 127]: a normal float). */
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    static const float c[] = { 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f };
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c[i]));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 silu_mul8(__m256 g, __m256 u) {
+    __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+/* 8 at a time; the last n % 8 through masked loads and stores, so every
+ * position gets the same arithmetic */
+void pk_silu_mul_avx2(float *o, const float *u, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, silu_mul8(_mm256_loadu_ps(o + i), _mm256_loadu_ps(u + i)));
+    if (i < n) {
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 v = silu_mul8(_mm256_maskload_ps(o + i, m), _mm256_maskload_ps(u + i, m));
+        _mm256_maskstore_ps(o + i, m, v);
+    }
+}
+
 /* ---- table ---- */
 
 void pk_quant_avx2_traits(pk_qtraits *t) {

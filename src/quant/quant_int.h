@@ -97,4 +97,9 @@ void pk_quant_neon_i8mm_traits(pk_qtraits *t);
 /* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
 
+/* The SIMD pk_silu_mul this CPU can run; NULL: the reference. */
+typedef void (*pk_silu_mul_fn)(float *o, const float *u, size_t n);
+pk_silu_mul_fn pk_quant_simd_silu_mul(void);
+void pk_silu_mul_avx2(float *o, const float *u, size_t n);
+
 #endif

@@ -93,3 +93,7 @@ void pk_quant_ref_traits(pk_qtraits *t) {
     t[PK_Q_BF16] = (pk_qtraits){ "bf16", 1, 2, false, bf16_to_float, bf16_from_float,
                                  NULL, vec_dot_bf16, vec_dot_bf16, PK_Q_BF16, NULL, NULL, NULL, NULL };
 }
+
+void pk_silu_mul_ref(float *o, const float *u, size_t n) {
+    for (size_t i = 0; i < n; i++) o[i] = o[i] / (1.0f + expf(-o[i])) * u[i];
+}

@@ -93,6 +93,13 @@ void pk_quant_simd_traits(pk_qtraits *t) {
 #endif
 }
 
+pk_silu_mul_fn pk_quant_simd_silu_mul(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (cpu_has_avx2_fma_f16c()) return pk_silu_mul_avx2;
+#endif
+    return NULL;
+}
+
 const char *pk_quant_isa(void) {
     pk_quant_init();
     return active;
