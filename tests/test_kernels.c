@@ -2,7 +2,8 @@
  * reference on random data: several lengths including tails for the float
  * types, all-zero blocks, extreme quants (every level, max-magnitude
  * activations); the replaced conversions (q8_0 / q8_K quantizers, f16 to
- * f32) byte for byte against the reference table. Fails if the CPU has
+ * f32) byte for byte against the reference table; pk_silu_mul (SwiGLU)
+ * against its libm reference at every tail length. Fails if the CPU has
  * AVX2/FMA/F16C but the reference path was picked (AArch64: NEON, and the
  * set POCKET_EXPECT_ISA names). Tolerance: 2e-5 relative to sum |a_i b_i|
  * (float summation order; the integer parts are exact). */

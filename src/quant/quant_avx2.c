@@ -3,7 +3,8 @@
  * Q8_K. Integer products use maddubs (unsigned x signed bytes -> int16
  * pairs) and madd (-> int32); block scales are applied in float. Each kernel
  * equals its _ref in quant_ref_*.c up to float summation order (tested in
- * tests/test_kernels.c on random data with edge values). Compiled with
+ * tests/test_kernels.c on random data with edge values). Also SwiGLU's
+ * silu(g) * u with a vector e^x (pk_silu_mul_avx2). Compiled with
  * -mavx2 -mfma -mf16c; only called after the CPU check in quant_simd.c. */
 #include "quant/quant_avx2_int.h"
 #include "quant/quant_int.h"

@@ -101,5 +101,6 @@ void pk_gemm_avx2_traits(pk_qtraits *t);
 typedef void (*pk_silu_mul_fn)(float *o, const float *u, size_t n);
 pk_silu_mul_fn pk_quant_simd_silu_mul(void);
 void pk_silu_mul_avx2(float *o, const float *u, size_t n);
+void pk_silu_mul_neon(float *o, const float *u, size_t n);
 
 #endif

@@ -6,7 +6,8 @@
  * products widened by vmull_s8; the prefill GEMMs of quant_gemm_neon.inc
  * with SDOT by lane emulated the same way; an F16 GEMV. On CPUs with
  * the dot-product extension quant_simd.c then installs the SDOT versions
- * from quant_dotprod_neon.c over the integer ones. */
+ * from quant_dotprod_neon.c over the integer ones. Also SwiGLU's
+ * silu(g) * u (pk_silu_mul). */
 #include "quant/quant_int.h"
 
 #include <arm_neon.h>
@@ -143,6 +144,37 @@ static void q8_K_from_float_neon(const float *src, void *dst, int64_t n) {
             y[i].bsums[g] = vaddlvq_s8(q);
         }
         y[i].d = 1 / iscale;
+    }
+}
+
+/* ---- SwiGLU: quant_avx2.c's exp_ps and pk_silu_mul_avx2, 4 lanes ---- */
+
+static inline float32x4_t exp4(float32x4_t x) {
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504f));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    static const float c[] = { 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f };
+    float32x4_t p = vdupq_n_f32(c[0]);
+    for (int i = 1; i < 8; i++) p = vfmaq_f32(vdupq_n_f32(c[i]), p, r);
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+static inline float32x4_t silu_mul4(float32x4_t g, float32x4_t u) {
+    return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), exp4(vnegq_f32(g)))), u);
+}
+
+/* the last n % 4 through a zero-padded copy, with the same arithmetic */
+void pk_silu_mul_neon(float *o, const float *u, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(o + i, silu_mul4(vld1q_f32(o + i), vld1q_f32(u + i)));
+    if (i < n) {
+        float g[4] = { 0 }, v[4] = { 0 };
+        memcpy(g, o + i, sizeof(float) * (n - i));
+        memcpy(v, u + i, sizeof(float) * (n - i));
+        vst1q_f32(g, silu_mul4(vld1q_f32(g), vld1q_f32(v)));
+        memcpy(o + i, g, sizeof(float) * (n - i));
     }
 }
 

@@ -96,6 +96,8 @@ void pk_quant_simd_traits(pk_qtraits *t) {
 pk_silu_mul_fn pk_quant_simd_silu_mul(void) {
 #if defined(__x86_64__) || defined(__i386__)
     if (cpu_has_avx2_fma_f16c()) return pk_silu_mul_avx2;
+#elif defined(__aarch64__)
+    return pk_silu_mul_neon;
 #endif
     return NULL;
 }
