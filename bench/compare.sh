@@ -26,7 +26,10 @@ if [ -f "$out" ] && grep -q '^<!-- kept by compare.sh' "$out"; then
 fi
 # The roof: generation reads every weight once per token (token_embd only
 # one row, unless it is also the output matrix), so tg <= bandwidth / bytes.
-bw=$(build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}')
+# The host's bandwidth drifts (18-24 GB/s within an hour on the 2-core VM),
+# so each round measures it just before its runs and uses that figure.
+bandwidth() { build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}'; }
+bw=$(bandwidth)
 tok_bytes() { # bytes of weights read per generated token
   local fsz emb out
   fsz=$(stat -L -c %s "$1")
@@ -40,12 +43,13 @@ tok_bytes() { # bytes of weights read per generated token
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
   echo "$(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d). llama.cpp 80fb11a built by bench/llamacpp.sh (AVX2/FMA/F16C)."
   echo "Command: \`THREADS=$T PP=$PP TG=$TG REPS=$R bench/compare.sh \"$shapes\" \"$types\"\`"
-  echo "Read bandwidth with $T threads (build/bench/bandwidth): $bw GB/s. tg roof ="
-  echo "bandwidth / weight bytes read per token (file size less token_embd when"
-  echo "the output matrix is separate)."
+  echo "Read bandwidth with $T threads (build/bench/bandwidth) before the runs: $bw GB/s."
+  echo "tg roof = bandwidth / weight bytes read per token (file size less"
+  echo "token_embd when the output matrix is separate), with the bandwidth"
+  echo "measured again just before each round (column GB/s)."
   echo
-  echo "| model | type | size MB | tg roof t/s | engine | pp$PP t/s | tg$TG t/s | tg % of roof |"
-  echo "|---|---|---:|---:|---|---:|---:|---:|"
+  echo "| model | type | size MB | GB/s | tg roof t/s | engine | pp$PP t/s | tg$TG t/s | tg % of roof |"
+  echo "|---|---|---:|---:|---:|---|---:|---:|---:|"
 } > "$out"
 for spec in $shapes; do
   s=${spec%%:*}
@@ -57,22 +61,24 @@ for spec in $shapes; do
     q="$work/$s-$ty.gguf"
     [ -f "$q" ] || build/pocket quantize "$f16" "$q" "$ty" -q >/dev/null 2>&1
     mb=$(( $(stat -L -c %s "$q") / 1000000 ))
-    roof=$(awk -v b="$bw" -v n="$(tok_bytes "$q")" 'BEGIN{printf "%.1f", b * 1e9 / n}')
+    nb=$(tok_bytes "$q")
     pct() { echo "$1" | awk -v r="$roof" '{printf "%.0f%%", 100 * $1 / r}'; }
     for round in 1 2; do   # alternate the engines
+      bwr=$(bandwidth)
+      roof=$(awk -v b="$bwr" -v n="$nb" 'BEGIN{printf "%.1f", b * 1e9 / n}')
       pj=$(build/pocket bench -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" --json)
       pp=$(echo "$pj" | sed 's/.*"pp_tps": \([0-9.]*\), "pp_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
       tg=$(echo "$pj" | sed 's/.*"tg_tps": \([0-9.]*\), "tg_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
-      echo "| $s | $ty | $mb | $roof | pocket | $pp | $tg | $(pct "$tg") |" >> "$out"
+      echo "| $s | $ty | $mb | $bwr | $roof | pocket | $pp | $tg | $(pct "$tg") |" >> "$out"
       lb=$("$bin/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" -o csv 2>/dev/null | tr -d '"' | tail -2)
       # columns ... n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts
       lpp=$(echo "$lb" | awk -F, -v p="$PP" '$(NF-7)==p && $(NF-6)==0 {printf "%.2f ± %.2f", $(NF-1), $NF}')
       ltg=$(echo "$lb" | awk -F, -v g="$TG" '$(NF-7)==0 && $(NF-6)==g {printf "%.2f ± %.2f", $(NF-1), $NF}')
-      echo "| $s | $ty | $mb | $roof | llama.cpp | $lpp | $ltg | $(pct "$ltg") |" >> "$out"
+      echo "| $s | $ty | $mb | $bwr | $roof | llama.cpp | $lpp | $ltg | $(pct "$ltg") |" >> "$out"
     done
   done
 done
-bw2=$(build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}')
-{ echo; echo "Read bandwidth again after the runs: $bw2 GB/s (the roof column uses the first figure)."; } >> "$out"
+bw2=$(bandwidth)
+{ echo; echo "Read bandwidth again after the runs: $bw2 GB/s."; } >> "$out"
 if [ -n "$keep" ]; then printf '\n%s\n' "$keep" >> "$out"; fi
 cat "$out"

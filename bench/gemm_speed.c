@@ -1,8 +1,10 @@
 /* gemm_speed.c: one matmul (rows x n weights of a type, t tokens) through
  * the vec_dot loop that prefill used before (pk_gemm_loop) and through the
- * type's GEMM kernel (pk_gemm), single thread, best of 5, timed in thread
- * CPU time so that a busy machine inflates the figures less.
- *   bench/gemm_speed TYPE [TOKENS (64)] [N (2048)] [ROWS (2048)] [ITEM (32): rows per call] */
+ * type's GEMM kernel (pk_gemm), single thread, best of REPS, timed in
+ * thread CPU time so that a busy machine inflates the figures less (on a
+ * host whose speed drifts for seconds at a time, REPS 50 finds its fast
+ * state).
+ *   bench/gemm_speed TYPE [TOKENS (64)] [N (2048)] [ROWS (2048)] [ITEM (32): rows per call] [REPS (5)] */
 #define _POSIX_C_SOURCE 200809L
 #include "quant/quant.h"
 
@@ -18,15 +20,15 @@ static double cpu_s(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: gemm_speed TYPE [TOKENS] [N] [ROWS]\n");
+        fprintf(stderr, "usage: gemm_speed TYPE [TOKENS] [N] [ROWS] [ITEM] [REPS]\n");
         return 2;
     }
     pk_quant_init();
     int ty = pk_qtype_from_name(argv[1]);
     int nt = argc > 2 ? atoi(argv[2]) : 64, n = argc > 3 ? atoi(argv[3]) : 2048, nr = argc > 4 ? atoi(argv[4]) : 2048;
-    int item = argc > 5 ? atoi(argv[5]) : 32;
+    int item = argc > 5 ? atoi(argv[5]) : 32, reps = argc > 6 ? atoi(argv[6]) : 5;
     const pk_qtraits *q = ty >= 0 ? pk_qtraits_of((pk_qtype)ty) : NULL;
-    if (!q || !q->vec_dot || nt < 1 || nr < 1 || n < 1 || n % q->blck || item < 1) {
+    if (!q || !q->vec_dot || nt < 1 || nr < 1 || n < 1 || n % q->blck || item < 1 || reps < 1) {
         fprintf(stderr, "gemm_speed: bad type or sizes (%s, %d tokens, n %d, %d rows)\n", argv[1], nt, n, nr);
         return 2;
     }
@@ -46,7 +48,7 @@ int main(int argc, char **argv) {
     }
     for (int mode = 0; mode < 2; mode++) {
         double best = 1e9;
-        for (int rep = 0; rep < 5; rep++) {
+        for (int rep = 0; rep < reps; rep++) {
             double s = cpu_s();
             for (int r0 = 0; r0 < nr; r0 += item) { /* items of 32 rows, as forward.c cuts them */
                 int k = nr - r0 < item ? nr - r0 : item;
