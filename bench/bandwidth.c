@@ -27,16 +27,17 @@ static double now_s(void) {
 }
 
 /* Eight independent accumulators so the loads, not the adds, set the pace;
- * a software prefetch 2 KB ahead per 64-byte line, as the GEMV kernels do
- * (on the 2-core dev machine, busy, 2026-11-29: 5.7-6.7 GB/s with it,
- * 3.7-3.8 without; the hardware prefetcher alone keeps too few lines in
- * flight), so the roof is what a reader can reach. */
+ * a software prefetch 4 KB ahead per 64-byte line, as the GEMV kernels do
+ * (on the 2-core dev machine, busy, 2026-11-29: 5.7-6.7 GB/s with a 2 KB
+ * prefetch, 3.7-3.8 without; the hardware prefetcher alone keeps too few
+ * lines in flight; idle, 2 threads, alternating: 4 KB 17.7-22.2 GB/s, 2 KB
+ * 18.0-21.3), so the roof is what a reader can reach. */
 static void *read_slice(void *arg) {
     slice *s = arg;
     uint64_t a[8] = { 0 };
     pthread_barrier_wait(s->bar);
     for (size_t i = 0; i + 8 <= s->n; i += 8) {
-        __builtin_prefetch(s->p + i + 256);
+        __builtin_prefetch(s->p + i + 512);
         for (int k = 0; k < 8; k++) a[k] += s->p[i + (size_t)k];
     }
     s->sum = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
