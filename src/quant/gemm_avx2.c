@@ -9,9 +9,10 @@
  * past, 4 at a time with their accumulators in registers: a broadcast of 4
  * activation bytes times one register gives 8 rows' partial dots
  * (maddubs), so no horizontal sums are needed and each float accumulator
- * holds 8 outputs. The q8_0 activations' scales and sums are read once per
- * call into a table. Rows left over (nr % 8), rows longer than the cache
- * and calls with fewer than 4 tokens go through the vec_dot kernels.
+ * holds 8 outputs. The q8_0 activations' scales and sums (q4_K / q5_K:
+ * their groups' sums) are read once per call into a table. Rows left over
+ * (nr % 8), rows longer than the cache and calls with fewer than 4 tokens
+ * go through the vec_dot kernels.
  * Results equal vec_dot per row and token up to float summation order
  * (tests/test_gemm.c). */
 #include "quant/quant_avx2_int.h"
