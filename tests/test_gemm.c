@@ -106,6 +106,9 @@ static void test_token_chunks(void) {
     check_shape(PK_Q_Q4_0, 12288, 9, 90, false);
     check_shape(PK_Q_Q8_0, 12288, 8, 90, false);
     check_shape(PK_Q_Q4_K, 12288, 8, 171, false);
+    /* a last chunk of fewer than 4 tokens while a next 8-row group is being
+     * prefetched (84 + 2 tokens, 16 rows) */
+    check_shape(PK_Q_Q4_0, 12288, 16, 86, false);
 }
 
 /* rows longer than one pass of the tiles (64 groups): 5632 (the

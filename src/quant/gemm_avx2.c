@@ -389,6 +389,11 @@ static inline __attribute__((always_inline)) void tile_k(kind kd, int tn, int ng
  * that are swept in several passes, each adding to y. */
 enum { KB = 64 };
 
+/* the next slice of bytes [*off, *off + slice) of pf's n bytes towards L2 */
+static inline void prefetch_slice(const uint8_t *pf, size_t *off, size_t slice, size_t n) {
+    for (size_t end = PK_MIN(*off + slice, n); *off < end; *off += 64) _mm_prefetch((const char *)pf + *off, _MM_HINT_T1);
+}
+
 /* Tiles of one 8-row group over the chunk's nt tokens (t0: the chunk's
  * tokens from the table's first). Meanwhile the next 8-row group (pf, pfn
  * bytes; NULL at the last) is pulled towards L2, a slice before each
@@ -398,17 +403,19 @@ static inline __attribute__((always_inline)) void tiles(kind kd, int ng, int nt,
                                                         const uint8_t *x, size_t xrow, const xtab *tb,
                                                         const uint8_t *pf, size_t pfn) {
     bool kq = kd == K_Q4_K || kd == K_Q5_K || kd == K_Q6_K;
-    size_t off = 0, slice = pf ? (pfn / 64 / (size_t)(nt / 4) + 1) * 64 : 0; /* nt >= 4 */
+    /* one slice per tile of the first pass, the last tile of fewer than 4
+     * tokens included (a chunk can be 1-3 tokens) */
+    size_t off = 0, slice = pf ? (pfn / 64 / (size_t)((nt + 3) / 4) + 1) * 64 : 0;
     for (int k0 = 0; k0 < ng; k0 += KB) {
         int k1 = PK_MIN(ng, k0 + KB), t = 0;
         for (; t + 4 <= nt; t += 4) {
-            for (size_t end = PK_MIN(off + slice, pfn); off < end; off += 64)
-                _mm_prefetch((const char *)pf + off, _MM_HINT_T1);
+            prefetch_slice(pf, &off, slice, pfn);
             if (kq) tile_k(kd, 4, ng, k0, k1, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
             else tile(kd, 4, ng, k0, k1, c, y + (size_t)t * ys, ys, x + (size_t)t * xrow, xrow, tb, t);
         }
         float *yt = y + (size_t)t * ys;
         const uint8_t *xt = x + (size_t)t * xrow;
+        if (t < nt) prefetch_slice(pf, &off, slice, pfn);
         switch ((nt - t) * 2 + kq) {
         case 6: tile(kd, 3, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
         case 4: tile(kd, 2, ng, k0, k1, c, yt, ys, xt, xrow, tb, t); break;
