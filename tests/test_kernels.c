@@ -101,7 +101,7 @@ static void test_dot4(void) {
  * tails, lengths with odd block counts, every fill mode; the tolerance of
  * check_type (relative to sum |w_i x_i|); also through pk_gemv for types
  * without a kernel (the vec_dot loop) */
-static void check_gemv(pk_qtype t) {
+static void check_gemv(pk_qtype t, pk_gemv_fn fn, const char *label) {
     const pk_qtraits *q = pk_qtraits_of(t), *qa = pk_qtraits_of(q->vec_dot_type);
     static const int rows[] = { 1, 3, 4, 5, 8, 13 };
     /* 96 and 16448: odd and too many block pairs for q4_0's paired path;
@@ -130,14 +130,16 @@ static void check_gemv(pk_qtype t) {
             }
             for (size_t ri = 0; ri < PK_ARRAY_LEN(rows); ri++) {
                 for (int r = 0; r < nr; r++) y[r] = -12345.0f;
-                pk_gemv(t, n, rows[ri], y, w, wr, x);
+                if (fn) fn(n, rows[ri], y, w, wr, x);
+                else pk_gemv(t, n, rows[ri], y, w, wr, x);
                 for (int r = 0; r < nr; r++) {
                     if (r >= rows[ri]) { /* nothing written past nr */
-                        CHECKF(y[r] == -12345.0f, "%s gemv nr=%d wrote row %d", q->name, rows[ri], r);
+                        CHECKF(y[r] == -12345.0f, "%s %s gemv nr=%d wrote row %d", label, q->name, rows[ri], r);
                         continue;
                     }
-                    CHECKF(fabsf(y[r] - ref[r]) <= 2e-5f * mag[r], "%s gemv n=%d nr=%d mode %d row %d: %.9g vs %.9g",
-                           q->name, n, rows[ri], mode, r, y[r], ref[r]);
+                    CHECKF(fabsf(y[r] - ref[r]) <= 2e-5f * mag[r],
+                           "%s %s gemv n=%d nr=%d mode %d row %d: %.9g vs %.9g", label, q->name, n, rows[ri], mode, r,
+                           y[r], ref[r]);
                 }
             }
         }
@@ -148,16 +150,68 @@ static void check_gemv(pk_qtype t) {
 static void test_gemv(void) {
     static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K,
                                       PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_IQ4_NL, PK_Q_F16 };
-    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i]);
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], NULL, "dispatched");
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+static bool cpu_avxvnni(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1);
+}
+
+static bool cpu_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+/* Both x86 builds of the q4_0 / q8_0 GEMVs, whichever one dispatch picked:
+ * the AVX2 table's, and the AVX-VNNI one's when the CPU has it (the
+ * dispatched path is the VNNI one there, so the AVX2 kernels would
+ * otherwise go untested on such a machine, and the reverse elsewhere). */
+static void test_gemv_x86_builds(void) {
+#if defined(__x86_64__)
+    if (!cpu_avx2()) {
+        PK_SKIP("no AVX2 on this CPU");
+        return;
+    }
+    static pk_qtraits avx2[PK_Q_COUNT], vnni[PK_Q_COUNT];
+    pk_quant_ref_traits(avx2);
+    pk_quant_avx2_traits(avx2);
+    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0 };
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], avx2[types[i]].gemv, "avx2");
+#if defined(PK_NO_AVXVNNI_BUILD)
+    PK_SKIP("AVX-VNNI kernels not built (compiler without -mavxvnni)");
+#else
+    if (!cpu_avxvnni()) {
+        PK_SKIP("no AVX-VNNI on this CPU: its GEMVs not run");
+        return;
+    }
+    pk_quant_ref_traits(vnni);
+    pk_quant_avx2_traits(vnni);
+    pk_quant_avxvnni_traits(vnni);
+    CHECK(vnni[PK_Q_Q4_0].gemv != avx2[PK_Q_Q4_0].gemv); /* the one it replaces */
+    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], vnni[types[i]].gemv, "avx-vnni");
+#endif
+#else
+    PK_SKIP("not x86-64");
+#endif
 }
 
 static void test_dispatch(void) {
     const char *isa = pk_quant_isa();
     fprintf(stderr, "   kernels: %s\n", isa);
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("POCKET_REF"))
-        CHECK(!strcmp(isa, "avx2"));
+    if (cpu_avx2() && !getenv("POCKET_REF")) {
+        bool vnni = cpu_avxvnni() && !(getenv("POCKET_NO_AVXVNNI") && atoi(getenv("POCKET_NO_AVXVNNI")));
+#if defined(PK_NO_AVXVNNI_BUILD)
+        vnni = false;
+#endif
+        CHECKF(!strcmp(isa, vnni ? "avx2+vnni" : "avx2"), "kernels %s on a CPU with%s AVX-VNNI", isa,
+               vnni ? "" : "out");
+    }
 #elif defined(__aarch64__)
     if (!getenv("POCKET_REF")) CHECK(!strncmp(isa, "neon", 4));
     const char *want = getenv("POCKET_EXPECT_ISA"); /* set by tests/test_aarch64.sh per qemu CPU */
@@ -252,6 +306,7 @@ int main(void) {
     PK_RUN(test_all_types);
     PK_RUN(test_dot4);
     PK_RUN(test_gemv);
+    PK_RUN(test_gemv_x86_builds);
     PK_RUN(test_conversions);
     PK_RUN(test_silu_mul);
     return pk_test_summary();

@@ -42,8 +42,6 @@ typedef struct cache {
     int16_t sc16[NG_MAX][3][16];
 } cache;
 
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
 /* ---- decoding one 32-value group of one row (natural order) ---- */
 
 static inline __m256i nib_lo_hi(const uint8_t *p) { /* 16 bytes: low nibbles then high */

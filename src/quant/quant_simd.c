@@ -1,13 +1,21 @@
 /* quant_simd.c: runtime CPU detection; hands the trait table to the per-ISA
- * files that this CPU can run. Intrinsics live only in *_avx2.c / *_neon.c.
- * x86-64: AVX2+FMA+F16C from cpuid. AArch64: NEON always (it is part of
- * ARMv8-A); the SDOT kernels when the kernel reports HWCAP_ASIMDDP
+ * files that this CPU can run. Intrinsics live only in the per-ISA files
+ * (*_avx2.c, *_avxvnni.c, *_neon.c). x86-64: AVX2+FMA+F16C from cpuid, and
+ * on top the AVX-VNNI q4_0 GEMV when cpuid reports AVX-VNNI
+ * (POCKET_NO_AVXVNNI=1 keeps the AVX2 one). AArch64: NEON always (it is
+ * part of ARMv8-A); the SDOT kernels when the kernel reports HWCAP_ASIMDDP
  * (POCKET_NO_DOTPROD=1 keeps the plain NEON ones, for tests); on top of
  * those the SMMLA GEMM kernels when it also reports HWCAP2_I8MM
  * (POCKET_NO_I8MM=1 leaves them out). */
 #include "quant/quant_int.h"
 
 #include <stdlib.h>
+
+/* an environment switch set to a non-zero number */
+static inline bool env_off(const char *name) {
+    const char *v = getenv(name);
+    return v && atoi(v);
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -22,6 +30,18 @@ static bool cpu_has_avx2_fma_f16c(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
     return (c >> 29) & 1;
 }
+
+/* AVX-VNNI (VEX vpdpbusd): CPUID leaf 7 sub-leaf 1, EAX bit 4; the AVX
+ * state is already known to be enabled (AVX2 passed). POCKET_NO_AVXVNNI=1
+ * keeps the AVX2 kernels (for comparisons). */
+#if !defined(PK_NO_AVXVNNI_BUILD)
+static bool cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (env_off("POCKET_NO_AVXVNNI")) return false;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a >> 4) & 1;
+}
+#endif
 #endif
 
 #if defined(__aarch64__)
@@ -37,11 +57,6 @@ static bool cpu_has_avx2_fma_f16c(void) {
 #define HWCAP2_I8MM (1UL << 13) /* asm/hwcap.h as well */
 #endif
 #endif
-
-static bool env_off(const char *name) {
-    const char *v = getenv(name);
-    return v && atoi(v);
-}
 
 static bool cpu_has_dotprod(void) {
     if (env_off("POCKET_NO_DOTPROD")) return false;
@@ -74,6 +89,12 @@ void pk_quant_simd_traits(pk_qtraits *t) {
     if (cpu_has_avx2_fma_f16c()) {
         pk_quant_avx2_traits(t);
         active = "avx2";
+#if !defined(PK_NO_AVXVNNI_BUILD)
+        if (cpu_has_avxvnni()) {
+            pk_quant_avxvnni_traits(t);
+            active = "avx2+vnni";
+        }
+#endif
     }
 #elif defined(__aarch64__)
     pk_quant_neon_traits(t);
