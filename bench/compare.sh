@@ -30,6 +30,10 @@ fi
 # so each round measures it just before its runs and uses that figure.
 bandwidth() { build/bench/bandwidth -t "$T" --json | sed 's/.*\[\(.*\)\].*/\1/' | awk -F', ' '{print $NF}'; }
 bw=$(bandwidth)
+# the x86 paths llama.cpp was built with, from its CMake cache
+lisa=$(grep -E '^GGML_(AVX|AVX2|AVX_VNNI|AVX512|AVX512_VNNI|AVX512_VBMI|AVX512_BF16|FMA|F16C|AMX_[A-Z0-9]+):BOOL=ON' \
+         "$bin/../CMakeCache.txt" 2>/dev/null | sed 's/^GGML_//; s/:BOOL=ON//' | paste -sd/ - || true)
+kern=""
 tok_bytes() { # bytes of weights read per generated token
   local fsz emb out
   fsz=$(stat -L -c %s "$1")
@@ -41,7 +45,7 @@ tok_bytes() { # bytes of weights read per generated token
   echo "# pocket vs llama.cpp: speed"
   echo
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
-  echo "$(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d). llama.cpp 80fb11a built by bench/llamacpp.sh (AVX2/FMA/F16C)."
+  echo "$(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%d). llama.cpp 80fb11a built by bench/llamacpp.sh (${lisa:-x86 flags unknown})."
   echo "Command: \`THREADS=$T PP=$PP TG=$TG REPS=$R bench/compare.sh \"$shapes\" \"$types\"\`"
   echo "Read bandwidth with $T threads (build/bench/bandwidth) before the runs: $bw GB/s."
   echo "tg roof = bandwidth / weight bytes read per token (file size less"
@@ -67,6 +71,7 @@ for spec in $shapes; do
       bwr=$(bandwidth)
       roof=$(awk -v b="$bwr" -v n="$nb" 'BEGIN{printf "%.1f", b * 1e9 / n}')
       pj=$(build/pocket bench -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$R" --json)
+      kern=$(echo "$pj" | sed -n 's/.*"kernels": "\([^"]*\)".*/\1/p')
       pp=$(echo "$pj" | sed 's/.*"pp_tps": \([0-9.]*\), "pp_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
       tg=$(echo "$pj" | sed 's/.*"tg_tps": \([0-9.]*\), "tg_sd": \([0-9.]*\).*/\1 ± \2/' | awk '{printf "%.2f ± %.2f", $1, $3}')
       echo "| $s | $ty | $mb | $bwr | $roof | pocket | $pp | $tg | $(pct "$tg") |" >> "$out"
@@ -79,6 +84,6 @@ for spec in $shapes; do
   done
 done
 bw2=$(bandwidth)
-{ echo; echo "Read bandwidth again after the runs: $bw2 GB/s."; } >> "$out"
+{ echo; echo "Read bandwidth again after the runs: $bw2 GB/s. pocket's kernels: $kern."; } >> "$out"
 if [ -n "$keep" ]; then printf '\n%s\n' "$keep" >> "$out"; fi
 cat "$out"

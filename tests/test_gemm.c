@@ -164,7 +164,7 @@ static void test_dispatch(void) {
         for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)
             CHECKF(pk_qtraits_of(types[i])->gemm != NULL, "%s has no gemm", pk_qtype_name(types[i]));
     }
-    if (strcmp(pk_quant_isa(), "avx2")) return;
+    if (strncmp(pk_quant_isa(), "avx2", 4)) return; /* "avx2" or "avx2+vnni" */
     static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q5_K, PK_Q_Q6_K, PK_Q_IQ4_XS, PK_Q_F16 };
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++)
         CHECKF(pk_qtraits_of(types[i])->gemm != NULL, "%s has no gemm", pk_qtype_name(types[i]));

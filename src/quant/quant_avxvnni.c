@@ -20,4 +20,5 @@
 void pk_quant_avxvnni_traits(pk_qtraits *t) {
     t[PK_Q_Q4_0].gemv = gemv_q4_0;
     (void)gemv_q8_0;
+    pk_gemm_avxvnni_traits(t);
 }

@@ -99,6 +99,8 @@ void pk_quant_neon_i8mm_traits(pk_qtraits *t);
 void pk_quant_avxvnni_traits(pk_qtraits *t);
 /* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
+/* q4_0's GEMM with AVX-VNNI (gemm_avxvnni.c), from pk_quant_avxvnni_traits */
+void pk_gemm_avxvnni_traits(pk_qtraits *t);
 
 /* The SIMD pk_silu_mul this CPU can run; NULL: the reference. */
 typedef void (*pk_silu_mul_fn)(float *o, const float *u, size_t n);
