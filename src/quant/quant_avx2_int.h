@@ -1,6 +1,6 @@
 /* quant_avx2_int.h: AVX2 helpers shared by the x86 kernel files
- * (quant_avx2.c: GEMV / vec_dot, gemm_avx2.c: prefill tiles,
- * quant_avxvnni.c: the q4_0 / q8_0 GEMVs again with AVX-VNNI); included
+ * (quant_avx2.c: GEMV / vec_dot, gemm_x86.inc: prefill tiles,
+ * quant_avxvnni.c / gemm_avxvnni.c: the same with AVX-VNNI); included
  * only by files compiled with -mavx2. */
 #ifndef PK_QUANT_AVX2_INT_H
 #define PK_QUANT_AVX2_INT_H

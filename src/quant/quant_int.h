@@ -97,7 +97,8 @@ void pk_quant_neon_i8mm_traits(pk_qtraits *t);
 /* The q4_0 GEMV built with AVX-VNNI (quant_avxvnni.c), over the AVX2
  * table; needs CPUID's AVX-VNNI bit. */
 void pk_quant_avxvnni_traits(pk_qtraits *t);
-/* GEMM kernels (gemm_avx2.c); after the vec_dot entries are set. */
+/* GEMM kernels (gemm_x86.inc built by gemm_avx2.c); after the vec_dot
+ * entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
 /* q4_0's GEMM with AVX-VNNI (gemm_avxvnni.c), from pk_quant_avxvnni_traits */
 void pk_gemm_avxvnni_traits(pk_qtraits *t);
