@@ -28,8 +28,9 @@ foreach(src ${PK_TESTS})
   endif()
 endforeach()
 
-# On an AVX-VNNI CPU the dispatched q4_0 GEMM is the VNNI one; run the GEMM
-# tests again on the AVX2 kernels (elsewhere this repeats the same run).
+# On an AVX-VNNI CPU the dispatched q4_0 and k-quant GEMMs are the VNNI
+# ones; run the GEMM tests again on the AVX2 kernels (elsewhere this repeats
+# the same run).
 add_test(NAME test_gemm_no_avxvnni COMMAND test_gemm WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(test_gemm_no_avxvnni PROPERTIES ENVIRONMENT "${PK_TEST_ENV};POCKET_NO_AVXVNNI=1" TIMEOUT 600)
 

@@ -94,13 +94,14 @@ void pk_quant_neon_dotprod_traits(pk_qtraits *t);
 /* SMMLA GEMM kernels (quant_i8mm_neon.c), over the dotprod table; need
  * HWCAP2_I8MM. Keeps t as the dotprod one does. */
 void pk_quant_neon_i8mm_traits(pk_qtraits *t);
-/* The q4_0 GEMV built with AVX-VNNI (quant_avxvnni.c), over the AVX2
- * table; needs CPUID's AVX-VNNI bit. */
+/* The q4_0 GEMV built with AVX-VNNI (quant_avxvnni.c) and the VNNI GEMMs,
+ * over the AVX2 table; needs CPUID's AVX-VNNI bit. */
 void pk_quant_avxvnni_traits(pk_qtraits *t);
 /* GEMM kernels (gemm_x86.inc built by gemm_avx2.c); after the vec_dot
  * entries are set. */
 void pk_gemm_avx2_traits(pk_qtraits *t);
-/* q4_0's GEMM with AVX-VNNI (gemm_avxvnni.c), from pk_quant_avxvnni_traits */
+/* the q4_0, q4_K, q5_K and q6_K GEMMs with AVX-VNNI (gemm_avxvnni.c), from
+ * pk_quant_avxvnni_traits */
 void pk_gemm_avxvnni_traits(pk_qtraits *t);
 
 /* The SIMD pk_silu_mul this CPU can run; NULL: the reference. */
