@@ -3,10 +3,10 @@
  * (*_avx2.c, *_avxvnni.c, *_neon.c). x86-64: AVX2+FMA+F16C from cpuid, and
  * on top the AVX-VNNI q4_0 GEMV and q4_0 / k-quant GEMMs when cpuid
  * reports AVX-VNNI (POCKET_NO_AVXVNNI=1 keeps the AVX2 ones). AArch64:
- * NEON always (it is part of ARMv8-A); the SDOT kernels when the kernel reports HWCAP_ASIMDDP
- * (POCKET_NO_DOTPROD=1 keeps the plain NEON ones, for tests); on top of
- * those the SMMLA GEMM kernels when it also reports HWCAP2_I8MM
- * (POCKET_NO_I8MM=1 leaves them out). */
+ * NEON always (it is part of ARMv8-A); the SDOT kernels when the kernel
+ * reports HWCAP_ASIMDDP (POCKET_NO_DOTPROD=1 keeps the plain NEON ones,
+ * for tests); on top of those the SMMLA GEMM kernels when it also reports
+ * HWCAP2_I8MM (POCKET_NO_I8MM=1 leaves them out). */
 #include "quant/quant_int.h"
 
 #include <stdlib.h>
