@@ -161,6 +161,14 @@ static bool cpu_avxvnni(void) {
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1);
 }
 
+static bool cpu_avx512vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+static bool env_set(const char *name) { return getenv(name) && atoi(getenv(name)); }
+
 static bool cpu_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -205,12 +213,18 @@ static void test_dispatch(void) {
     fprintf(stderr, "   kernels: %s\n", isa);
 #if defined(__x86_64__)
     if (cpu_avx2() && !getenv("POCKET_REF")) {
-        bool vnni = cpu_avxvnni() && !(getenv("POCKET_NO_AVXVNNI") && atoi(getenv("POCKET_NO_AVXVNNI")));
+        bool vnni = cpu_avxvnni() && !env_set("POCKET_NO_AVXVNNI");
+        bool avx512 = cpu_avx512vnni() && !env_set("POCKET_NO_AVX512");
 #if defined(PK_NO_AVXVNNI_BUILD)
         vnni = false;
 #endif
-        CHECKF(!strcmp(isa, vnni ? "avx2+vnni" : "avx2"), "kernels %s on a CPU with%s AVX-VNNI", isa,
-               vnni ? "" : "out");
+#if defined(PK_NO_AVX512_BUILD)
+        avx512 = false;
+#endif
+        char want[32];
+        snprintf(want, sizeof want, "avx2%s%s", vnni ? "+vnni" : "", avx512 ? "+avx512" : "");
+        CHECKF(!strcmp(isa, want), "kernels %s on a CPU with%s AVX-VNNI and with%s AVX-512 VNNI", isa,
+               vnni ? "" : "out", avx512 ? "" : "out");
     }
 #elif defined(__aarch64__)
     if (!getenv("POCKET_REF")) CHECK(!strncmp(isa, "neon", 4));

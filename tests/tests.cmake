@@ -28,11 +28,15 @@ foreach(src ${PK_TESTS})
   endif()
 endforeach()
 
-# On an AVX-VNNI CPU the dispatched q4_0 and k-quant GEMMs are the VNNI
-# ones; run the GEMM tests again on the AVX2 kernels (elsewhere this repeats
-# the same run).
+# On an AVX-512 VNNI CPU the dispatched quantized GEMMs are the AVX-512
+# ones, on an AVX-VNNI CPU the q4_0 and k-quant ones are the VNNI ones; run
+# the GEMM tests again on the AVX-VNNI kernels and on the AVX2 ones
+# (elsewhere these repeat the same run).
+add_test(NAME test_gemm_no_avx512 COMMAND test_gemm WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_gemm_no_avx512 PROPERTIES ENVIRONMENT "${PK_TEST_ENV};POCKET_NO_AVX512=1" TIMEOUT 600)
 add_test(NAME test_gemm_no_avxvnni COMMAND test_gemm WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-set_tests_properties(test_gemm_no_avxvnni PROPERTIES ENVIRONMENT "${PK_TEST_ENV};POCKET_NO_AVXVNNI=1" TIMEOUT 600)
+set_tests_properties(test_gemm_no_avxvnni PROPERTIES
+  ENVIRONMENT "${PK_TEST_ENV};POCKET_NO_AVX512=1;POCKET_NO_AVXVNNI=1" TIMEOUT 600)
 
 # Shell-level tests (CLI behaviour, cross builds): tests/test_*.sh
 file(GLOB PK_SH_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.sh)

@@ -103,6 +103,9 @@ void pk_gemm_avx2_traits(pk_qtraits *t);
 /* the q4_0, q4_K, q5_K and q6_K GEMMs with AVX-VNNI (gemm_avxvnni.c), from
  * pk_quant_avxvnni_traits */
 void pk_gemm_avxvnni_traits(pk_qtraits *t);
+/* the q4_0, q8_0, q4_K, q5_K, q6_K and iq4_xs GEMMs with AVX-512 VNNI
+ * (gemm_avx512.c), installed over the others by quant_simd.c */
+void pk_gemm_avx512_traits(pk_qtraits *t);
 
 /* The SIMD pk_silu_mul this CPU can run; NULL: the reference. */
 typedef void (*pk_silu_mul_fn)(float *o, const float *u, size_t n);

@@ -1,8 +1,9 @@
 /* quant_simd.c: runtime CPU detection; hands the trait table to the per-ISA
  * files that this CPU can run. Intrinsics live only in the per-ISA files
- * (*_avx2.c, *_avxvnni.c, *_neon.c). x86-64: AVX2+FMA+F16C from cpuid, and
- * on top the AVX-VNNI q4_0 GEMV and q4_0 / k-quant GEMMs when cpuid
- * reports AVX-VNNI (POCKET_NO_AVXVNNI=1 keeps the AVX2 ones). AArch64:
+ * (*_avx2.c, *_avxvnni.c, *_avx512.c, *_neon.c). x86-64: AVX2+FMA+F16C from
+ * cpuid, and on top the AVX-VNNI q4_0 GEMV and q4_0 / k-quant GEMMs when
+ * cpuid reports AVX-VNNI (POCKET_NO_AVXVNNI=1 keeps the AVX2 ones), and
+ * over those the AVX-512 VNNI GEMMs (POCKET_NO_AVX512=1 leaves them out). AArch64:
  * NEON always (it is part of ARMv8-A); the SDOT kernels when the kernel
  * reports HWCAP_ASIMDDP (POCKET_NO_DOTPROD=1 keeps the plain NEON ones,
  * for tests); on top of those the SMMLA GEMM kernels when it also reports
@@ -10,6 +11,7 @@
 #include "quant/quant_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* an environment switch set to a non-zero number */
 static inline bool env_off(const char *name) {
@@ -40,6 +42,17 @@ static bool cpu_has_avxvnni(void) {
     if (env_off("POCKET_NO_AVXVNNI")) return false;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
     return (a >> 4) & 1;
+}
+#endif
+
+/* AVX-512 F, BW, VL and VNNI: GCC's and clang's checks read CPUID and ask
+ * the OS (XGETBV) whether it saves the 512-bit and mask state. The GEMM
+ * tiles only; POCKET_NO_AVX512=1 keeps the AVX2 / AVX-VNNI ones. */
+#if !defined(PK_NO_AVX512_BUILD)
+static bool cpu_has_avx512vnni(void) {
+    if (env_off("POCKET_NO_AVX512")) return false;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 #endif
 #endif
@@ -93,6 +106,12 @@ void pk_quant_simd_traits(pk_qtraits *t) {
         if (cpu_has_avxvnni()) {
             pk_quant_avxvnni_traits(t);
             active = "avx2+vnni";
+        }
+#endif
+#if !defined(PK_NO_AVX512_BUILD)
+        if (cpu_has_avx512vnni()) {
+            pk_gemm_avx512_traits(t);
+            active = !strcmp(active, "avx2+vnni") ? "avx2+vnni+avx512" : "avx2+avx512";
         }
 #endif
     }
