@@ -16,8 +16,10 @@
 
 enum {
     MM_MAX = 3,
-    MM_ROWS_PP = 64, /* rows per GEMM work item (a multiple of the kernels' 8-row tiles): a
-                      * call reads its activations' scales once for all its rows */
+    MM_ROWS_PP = 64, /* rows per GEMM work item, at least (a multiple of the kernels' 8- and
+                      * 16-row groups): a call lays out its activations' scales and sums
+                      * once for all its rows */
+    MM_ROWS_MAX = 256, /* ... and at most, while every thread still gets 8 items */
     MM_TOKENS = 128, /* tokens per work item: their activations stay in L2 */
     MM_GEMV_MIN = 16, /* decode: the smallest run of rows a thread takes */
 };
@@ -106,6 +108,13 @@ static void matmul_n(pk_ctx *ctx, const pk_tensor *const *ws, float *const *ys, 
     mm_job j = { .nw = nw, .x = x, .n = n, .ne0 = ws[0]->ne0, .xq_row = pk_row_size(vt, ws[0]->ne0),
                  .conv = pk_qtraits_of(vt)->from_float, .n_tblk = (n + MM_TOKENS - 1) / MM_TOKENS,
                  .rows = MM_ROWS_PP };
+    /* Longer items when there are rows enough: the activation table a GEMM
+     * call builds costs as much as 7% of a 64-row call (AVX-512, n 4096,
+     * bench/gemm_speed q4_0 128 4096 2048 ITEM: 64 rows 196-199 GMAC/s,
+     * 256 rows 207-212) */
+    int64_t all_rows = 0;
+    for (int k = 0; k < nw; k++) all_rows += ws[k]->ne1;
+    while (j.rows < MM_ROWS_MAX && all_rows / (2 * j.rows) >= 8 * (int64_t)pk_pool_size(ctx->pool)) j.rows *= 2;
     for (int k = 0; k < nw; k++) {
         j.w[k] = ws[k];
         j.y[k] = ys[k];
