@@ -203,6 +203,36 @@ static void test_gemv_x86_builds(void) {
     CHECK(vnni[PK_Q_Q4_0].gemv != avx2[PK_Q_Q4_0].gemv); /* the one it replaces */
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], vnni[types[i]].gemv, "avx-vnni");
 #endif
+}
+
+/* the AVX-512 q4_K GEMV, and the AVX2 one it replaces (which dispatch
+ * would otherwise leave untested on an AVX-512 machine) */
+static void test_gemv_avx512(void) {
+#if defined(__x86_64__)
+    if (!cpu_avx2()) {
+        PK_SKIP("no AVX2 on this CPU");
+        return;
+    }
+    static pk_qtraits avx2[PK_Q_COUNT], z[PK_Q_COUNT];
+    pk_quant_ref_traits(avx2);
+    pk_quant_avx2_traits(avx2);
+    check_gemv(PK_Q_Q4_K, avx2[PK_Q_Q4_K].gemv, "avx2");
+#if defined(PK_NO_AVX512_BUILD)
+    PK_SKIP("AVX-512 kernels not built (compiler without the flags)");
+#else
+    if (!cpu_avx512vnni()) {
+        PK_SKIP("no AVX-512 VNNI on this CPU: its GEMV not run");
+        return;
+    }
+    pk_quant_ref_traits(z);
+    pk_quant_avx2_traits(z);
+    pk_quant_avx512_traits(z);
+    CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv);
+    check_gemv(PK_Q_Q4_K, z[PK_Q_Q4_K].gemv, "avx512");
+#endif
+#else
+    PK_SKIP("not x86-64");
+#endif
 #else
     PK_SKIP("not x86-64");
 #endif
@@ -321,6 +351,7 @@ int main(void) {
     PK_RUN(test_dot4);
     PK_RUN(test_gemv);
     PK_RUN(test_gemv_x86_builds);
+    PK_RUN(test_gemv_avx512);
     PK_RUN(test_conversions);
     PK_RUN(test_silu_mul);
     return pk_test_summary();

@@ -348,16 +348,10 @@ static void dot_q6_K(int n, float *out, const void *a, const void *b) {
 #include "quant/gemv_q8_avx2.inc"
 
 /* Activation side of a q4_K / q5_K GEMV call, laid out once per call
- * instead of once per row: the sums of the 32 activations of each
- * sub-block (from the q8_K sums of 16), 8 int16 per super-block. K_MAX
- * super-blocks per row (n <= 32768); longer rows take the vec_dot loop. */
+ * instead of once per row (k_bsums32). K_MAX super-blocks per row (n <=
+ * 32768); longer rows take the vec_dot loop. */
 enum { K_MAX = 128 };
 
-static inline void k_bsums32(__m128i *bs32, const pk_block_q8_K *yb, int nb) {
-    for (int i = 0; i < nb; i++)
-        bs32[i] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb[i].bsums),
-                                 _mm_loadu_si128((const __m128i *)(yb[i].bsums + 8)));
-}
 
 /* one q4_K or q5_K row against x (they share the scales and nibbles; q5_K
  * adds bit g of qh[l] as bit 4 of value 32 g + l): sum over super-blocks of
@@ -369,8 +363,6 @@ static inline __attribute__((always_inline)) float row_q45_K(const uint8_t *w, s
                                                              const pk_block_q8_K *yb, const __m128i *bs32, int nb,
                                                              bool q5) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    const __m128i mn_mask = _mm_setr_epi8(K4_MN(0), -1, K4_MN(1), -1, K4_MN(2), -1, K4_MN(3), -1, K4_MN(4), -1,
-                                          K4_MN(5), -1, K4_MN(6), -1, K4_MN(7), -1);
     const __m128i sc_pairs0 = _mm_setr_epi8(K4_SC(0), -1, K4_SC(0), -1, K4_SC(1), -1, K4_SC(1), -1, K4_SC(2), -1,
                                             K4_SC(2), -1, K4_SC(3), -1, K4_SC(3), -1);
     const __m128i sc_pairs1 = _mm_setr_epi8(K4_SC(4), -1, K4_SC(4), -1, K4_SC(5), -1, K4_SC(5), -1, K4_SC(6), -1,
@@ -383,7 +375,7 @@ static inline __attribute__((always_inline)) float row_q45_K(const uint8_t *w, s
         const uint8_t *qs = q5 ? b5->qs : b4->qs;
         prefetch_lines(w, 3); /* 144 / 176 bytes */
         __m128i s8 = k4_scales8(q5 ? b5->scales : b4->scales);
-        __m128i mn = _mm_madd_epi16(_mm_shuffle_epi8(s8, mn_mask), bs32[i]);
+        __m128i mn = k4_mins_dot(s8, bs32[i]);
         /* the scales as int32 (sc, sc) pairs through memory: a broadcast
          * load per sub-block instead of a shuffle-port pshufb */
         int32_t sp[8] __attribute__((aligned(16)));

@@ -5,6 +5,8 @@
 #ifndef PK_QUANT_AVX2_INT_H
 #define PK_QUANT_AVX2_INT_H
 
+#include "quant/quant_int.h"
+
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -86,6 +88,23 @@ static inline __m128i k4_scales8(const uint8_t *s) {
                                _mm_setr_epi32(0x3f3f3f3f, 0x3f3f3f3f, 0x0f0f0f0f, 0x0f0f0f0f));
     __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0, 0x30303030, 0x30303030));
     return _mm_or_si128(lo, hi);
+}
+
+/* q4_K / q5_K GEMV activations, once per call: the sums of the 32
+ * activations of each sub-block (from the q8_K sums of 16), 8 int16 per
+ * super-block */
+static inline void k_bsums32(__m128i *bs32, const pk_block_q8_K *yb, int nb) {
+    for (int i = 0; i < nb; i++)
+        bs32[i] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb[i].bsums),
+                                 _mm_loadu_si128((const __m128i *)(yb[i].bsums + 8)));
+}
+
+/* sum over the 8 sub-blocks of min * (sum of its activations), as 4 int32
+ * to add up, from k4_scales8's bytes and k_bsums32's sums */
+static inline __m128i k4_mins_dot(__m128i s8, __m128i bs32) {
+    const __m128i mn_mask = _mm_setr_epi8(K4_MN(0), -1, K4_MN(1), -1, K4_MN(2), -1, K4_MN(3), -1, K4_MN(4), -1,
+                                          K4_MN(5), -1, K4_MN(6), -1, K4_MN(7), -1);
+    return _mm_madd_epi16(_mm_shuffle_epi8(s8, mn_mask), bs32);
 }
 
 #endif

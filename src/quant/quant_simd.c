@@ -110,7 +110,7 @@ void pk_quant_simd_traits(pk_qtraits *t) {
 #endif
 #if !defined(PK_NO_AVX512_BUILD)
         if (cpu_has_avx512vnni()) {
-            pk_gemm_avx512_traits(t);
+            pk_quant_avx512_traits(t);
             active = !strcmp(active, "avx2+vnni") ? "avx2+vnni+avx512" : "avx2+avx512";
         }
 #endif
