@@ -205,7 +205,7 @@ static void test_gemv_x86_builds(void) {
 #endif
 }
 
-/* the AVX-512 q4_K GEMV, and the AVX2 one it replaces (which dispatch
+/* the AVX-512 q4_K and q6_K GEMVs, and the AVX2 ones they replace (which dispatch
  * would otherwise leave untested on an AVX-512 machine) */
 static void test_gemv_avx512(void) {
 #if defined(__x86_64__)
@@ -217,6 +217,7 @@ static void test_gemv_avx512(void) {
     pk_quant_ref_traits(avx2);
     pk_quant_avx2_traits(avx2);
     check_gemv(PK_Q_Q4_K, avx2[PK_Q_Q4_K].gemv, "avx2");
+    check_gemv(PK_Q_Q6_K, avx2[PK_Q_Q6_K].gemv, "avx2");
 #if defined(PK_NO_AVX512_BUILD)
     PK_SKIP("AVX-512 kernels not built (compiler without the flags)");
 #else
@@ -227,8 +228,9 @@ static void test_gemv_avx512(void) {
     pk_quant_ref_traits(z);
     pk_quant_avx2_traits(z);
     pk_quant_avx512_traits(z);
-    CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv);
+    CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv && z[PK_Q_Q6_K].gemv != avx2[PK_Q_Q6_K].gemv);
     check_gemv(PK_Q_Q4_K, z[PK_Q_Q4_K].gemv, "avx512");
+    check_gemv(PK_Q_Q6_K, z[PK_Q_Q6_K].gemv, "avx512");
 #endif
 #else
     PK_SKIP("not x86-64");

@@ -1,5 +1,5 @@
-/* quant_avx512.c: the q4_K decode GEMV with AVX-512 (F, BW, VL, VNNI), and
- * the table entry for the AVX-512 GEMMs (gemm_avx512.c). CMake compiles
+/* quant_avx512.c: the q4_K and q6_K decode GEMVs with AVX-512 (F, BW, VL,
+ * VNNI), and the table entry for the AVX-512 GEMMs (gemm_avx512.c). CMake compiles
  * *_avx512.c alone with those flags; quant_simd.c installs these over the
  * AVX2 / AVX-VNNI entries only when CPUID and the OS allow.
  *
@@ -97,7 +97,60 @@ static void gemv_q4_K(int n, int nr, float *y, const void *w, size_t wrow, const
     for (int r = 0; r < nr; r++) y[r] = row_q4_K((const uint8_t *)w + (size_t)r * wrow, ya, bs32, dy, nb);
 }
 
+/* q6_K, one super-block per step: each 128-value half is 64 bytes of ql
+ * (low nibbles: values 0-63, high nibbles: 64-127) and 32 of qh (2 bits
+ * per value, at shifts 0, 2, 4, 6 for values 0-31, 32-63, 64-95, 96-127),
+ * so a 512-bit load of ql masked and shifted gives values 0-63 and 64-127
+ * in natural order, and qh broadcast to both 256-bit halves, shifted per
+ * 16-bit lane by (0 | 2) or (4 | 6), their top bits. Against the q8_K
+ * activations as they are: vpdpbusd sums 4 products per int32 lane (4
+ * lanes per 16-value sub-block, at most 4 * 63 * 128: an int16), and
+ * vpdpwssd multiplies by the sub-block's scale (int16 pairs (sc, 0)). The
+ * values' offset of 32 goes once per super-block: -32 * sum sc * bsum. */
+static inline float row_q6_K(const pk_block_q6_K *b, const pk_block_q8_K *yb, int nb) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    const __m512i s01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i s23 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i z = _mm512_setzero_si512();
+    __m512i idx[4]; /* lanes 4u..4u+3 take scale 4c + u of the product register c */
+    for (int c = 0; c < 4; c++)
+        idx[c] = _mm512_add_epi32(_mm512_set1_epi32(4 * c),
+                                  _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0));
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accb = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, b++, yb++) {
+        prefetch_lines(b, 4); /* 210 bytes */
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)b->scales);
+        __m512i sc = _mm512_and_si512(_mm512_cvtepi8_epi32(sc8), _mm512_set1_epi32(0xFFFF));
+        __m256i bias = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)yb->bsums));
+        __m512i is = z, is2 = z;
+        for (int h = 0; h < 2; h++) {
+            __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+            __m512i lo = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, s01), m2), 4));
+            __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, s23), m2), 4));
+            const int8_t *q8 = yb->qs + 128 * h;
+            is = _mm512_dpwssd_epi32(is, _mm512_dpbusd_epi32(z, lo, _mm512_loadu_si512(q8)),
+                                     _mm512_permutexvar_epi32(idx[2 * h], sc));
+            is2 = _mm512_dpwssd_epi32(is2, _mm512_dpbusd_epi32(z, hi, _mm512_loadu_si512(q8 + 64)),
+                                      _mm512_permutexvar_epi32(idx[2 * h + 1], sc));
+        }
+        float d = yb->d * h2f(b->d);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(_mm512_add_epi32(is, is2)), acc);
+        accb = _mm256_fmadd_ps(_mm256_set1_ps(-32.0f * d), _mm256_cvtepi32_ps(bias), accb);
+    }
+    return _mm512_reduce_add_ps(acc) + hsum_ps(accb);
+}
+
+static void gemv_q6_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
+    for (int r = 0; r < nr; r++)
+        y[r] = row_q6_K((const pk_block_q6_K *)((const uint8_t *)w + (size_t)r * wrow), x, n / PK_QK_K);
+}
+
 void pk_quant_avx512_traits(pk_qtraits *t) {
     t[PK_Q_Q4_K].gemv = gemv_q4_K;
+    t[PK_Q_Q6_K].gemv = gemv_q6_K;
     pk_gemm_avx512_traits(t);
 }
