@@ -106,7 +106,7 @@ void pk_gemm_avxvnni_traits(pk_qtraits *t);
 /* the q4_0, q8_0, q4_K, q5_K, q6_K and iq4_xs GEMMs with AVX-512 VNNI
  * (gemm_avx512.c), installed over the others by quant_simd.c */
 void pk_gemm_avx512_traits(pk_qtraits *t);
-/* the AVX-512 q4_K GEMV (quant_avx512.c) and the AVX-512 GEMMs */
+/* the AVX-512 q4_K and q6_K GEMVs (quant_avx512.c) and the AVX-512 GEMMs */
 void pk_quant_avx512_traits(pk_qtraits *t);
 
 /* The SIMD pk_silu_mul this CPU can run; NULL: the reference. */

@@ -3,7 +3,8 @@
  * (*_avx2.c, *_avxvnni.c, *_avx512.c, *_neon.c). x86-64: AVX2+FMA+F16C from
  * cpuid, and on top the AVX-VNNI q4_0 GEMV and q4_0 / k-quant GEMMs when
  * cpuid reports AVX-VNNI (POCKET_NO_AVXVNNI=1 keeps the AVX2 ones), and
- * over those the AVX-512 VNNI GEMMs (POCKET_NO_AVX512=1 leaves them out). AArch64:
+ * over those the AVX-512 VNNI GEMMs and q4_K / q6_K GEMVs (POCKET_NO_AVX512=1
+ * leaves them out). AArch64:
  * NEON always (it is part of ARMv8-A); the SDOT kernels when the kernel
  * reports HWCAP_ASIMDDP (POCKET_NO_DOTPROD=1 keeps the plain NEON ones,
  * for tests); on top of those the SMMLA GEMM kernels when it also reports
@@ -46,8 +47,8 @@ static bool cpu_has_avxvnni(void) {
 #endif
 
 /* AVX-512 F, BW, VL and VNNI: GCC's and clang's checks read CPUID and ask
- * the OS (XGETBV) whether it saves the 512-bit and mask state. The GEMM
- * tiles only; POCKET_NO_AVX512=1 keeps the AVX2 / AVX-VNNI ones. */
+ * the OS (XGETBV) whether it saves the 512-bit and mask state.
+ * POCKET_NO_AVX512=1 keeps the AVX2 / AVX-VNNI kernels. */
 #if !defined(PK_NO_AVX512_BUILD)
 static bool cpu_has_avx512vnni(void) {
     if (env_off("POCKET_NO_AVX512")) return false;
