@@ -203,6 +203,9 @@ static void test_gemv_x86_builds(void) {
     CHECK(vnni[PK_Q_Q4_0].gemv != avx2[PK_Q_Q4_0].gemv); /* the one it replaces */
     for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], vnni[types[i]].gemv, "avx-vnni");
 #endif
+#else
+    PK_SKIP("not x86-64");
+#endif
 }
 
 /* the AVX-512 q4_K and q6_K GEMVs, and the AVX2 ones they replace (which dispatch
@@ -231,9 +234,6 @@ static void test_gemv_avx512(void) {
     CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv && z[PK_Q_Q6_K].gemv != avx2[PK_Q_Q6_K].gemv);
     check_gemv(PK_Q_Q4_K, z[PK_Q_Q4_K].gemv, "avx512");
     check_gemv(PK_Q_Q6_K, z[PK_Q_Q6_K].gemv, "avx512");
-#endif
-#else
-    PK_SKIP("not x86-64");
 #endif
 #else
     PK_SKIP("not x86-64");
