@@ -175,66 +175,58 @@ static bool cpu_avx2(void) {
 }
 #endif
 
-/* Both x86 builds of the q4_0 / q8_0 GEMVs, whichever one dispatch picked:
- * the AVX2 table's, and the AVX-VNNI one's when the CPU has it (the
- * dispatched path is the VNNI one there, so the AVX2 kernels would
- * otherwise go untested on such a machine, and the reverse elsewhere). */
+#if defined(__x86_64__)
+/* the AVX2 table with an extension's entries over it (NULL: none) */
+static void x86_table(pk_qtraits *t, void (*ext)(pk_qtraits *)) {
+    pk_quant_ref_traits(t);
+    pk_quant_avx2_traits(t);
+    if (ext) ext(t);
+}
+
+static void check_gemvs(const pk_qtraits *t, const pk_qtype *types, size_t n, const char *label) {
+    for (size_t i = 0; i < n; i++) check_gemv(types[i], t[types[i]].gemv, label);
+}
+#endif
+
+/* Every x86 build of the GEMVs, whichever one dispatch picked: the AVX2
+ * table's q4_0, q8_0, q4_K and q6_K, the AVX-VNNI q4_0 / q8_0 and the
+ * AVX-512 q4_K / q6_K when the CPU has them (dispatch runs the newest one,
+ * so the others would otherwise go untested on such a machine, and the
+ * reverse elsewhere). */
 static void test_gemv_x86_builds(void) {
 #if defined(__x86_64__)
     if (!cpu_avx2()) {
         PK_SKIP("no AVX2 on this CPU");
         return;
     }
-    static pk_qtraits avx2[PK_Q_COUNT], vnni[PK_Q_COUNT];
-    pk_quant_ref_traits(avx2);
-    pk_quant_avx2_traits(avx2);
-    static const pk_qtype types[] = { PK_Q_Q4_0, PK_Q_Q8_0 };
-    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], avx2[types[i]].gemv, "avx2");
+    static pk_qtraits avx2[PK_Q_COUNT], vnni[PK_Q_COUNT], z[PK_Q_COUNT];
+    static const pk_qtype all[] = { PK_Q_Q4_0, PK_Q_Q8_0, PK_Q_Q4_K, PK_Q_Q6_K };
+    static const pk_qtype q8[] = { PK_Q_Q4_0, PK_Q_Q8_0 }, k[] = { PK_Q_Q4_K, PK_Q_Q6_K };
+    x86_table(avx2, NULL);
+    check_gemvs(avx2, all, PK_ARRAY_LEN(all), "avx2");
 #if defined(PK_NO_AVXVNNI_BUILD)
     PK_SKIP("AVX-VNNI kernels not built (compiler without -mavxvnni)");
 #else
-    if (!cpu_avxvnni()) {
+    if (cpu_avxvnni()) {
+        x86_table(vnni, pk_quant_avxvnni_traits);
+        CHECK(vnni[PK_Q_Q4_0].gemv != avx2[PK_Q_Q4_0].gemv); /* the one it replaces */
+        check_gemvs(vnni, q8, PK_ARRAY_LEN(q8), "avx-vnni");
+    } else {
         PK_SKIP("no AVX-VNNI on this CPU: its GEMVs not run");
-        return;
     }
-    pk_quant_ref_traits(vnni);
-    pk_quant_avx2_traits(vnni);
-    pk_quant_avxvnni_traits(vnni);
-    CHECK(vnni[PK_Q_Q4_0].gemv != avx2[PK_Q_Q4_0].gemv); /* the one it replaces */
-    for (size_t i = 0; i < PK_ARRAY_LEN(types); i++) check_gemv(types[i], vnni[types[i]].gemv, "avx-vnni");
 #endif
-#else
-    PK_SKIP("not x86-64");
-#endif
-}
-
-/* the AVX-512 q4_K and q6_K GEMVs, and the AVX2 ones they replace (which dispatch
- * would otherwise leave untested on an AVX-512 machine) */
-static void test_gemv_avx512(void) {
-#if defined(__x86_64__)
-    if (!cpu_avx2()) {
-        PK_SKIP("no AVX2 on this CPU");
-        return;
-    }
-    static pk_qtraits avx2[PK_Q_COUNT], z[PK_Q_COUNT];
-    pk_quant_ref_traits(avx2);
-    pk_quant_avx2_traits(avx2);
-    check_gemv(PK_Q_Q4_K, avx2[PK_Q_Q4_K].gemv, "avx2");
-    check_gemv(PK_Q_Q6_K, avx2[PK_Q_Q6_K].gemv, "avx2");
 #if defined(PK_NO_AVX512_BUILD)
     PK_SKIP("AVX-512 kernels not built (compiler without the flags)");
 #else
-    if (!cpu_avx512vnni()) {
-        PK_SKIP("no AVX-512 VNNI on this CPU: its GEMV not run");
-        return;
+    if (cpu_avx512vnni()) {
+        x86_table(z, pk_quant_avx512_traits);
+        CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv && z[PK_Q_Q6_K].gemv != avx2[PK_Q_Q6_K].gemv);
+        check_gemvs(z, k, PK_ARRAY_LEN(k), "avx512");
+    } else {
+        PK_SKIP("no AVX-512 VNNI on this CPU: its GEMVs not run");
     }
-    pk_quant_ref_traits(z);
-    pk_quant_avx2_traits(z);
-    pk_quant_avx512_traits(z);
-    CHECK(z[PK_Q_Q4_K].gemv != avx2[PK_Q_Q4_K].gemv && z[PK_Q_Q6_K].gemv != avx2[PK_Q_Q6_K].gemv);
-    check_gemv(PK_Q_Q4_K, z[PK_Q_Q4_K].gemv, "avx512");
-    check_gemv(PK_Q_Q6_K, z[PK_Q_Q6_K].gemv, "avx512");
 #endif
+    (void)vnni, (void)z, (void)q8, (void)k;
 #else
     PK_SKIP("not x86-64");
 #endif
@@ -353,7 +345,6 @@ int main(void) {
     PK_RUN(test_dot4);
     PK_RUN(test_gemv);
     PK_RUN(test_gemv_x86_builds);
-    PK_RUN(test_gemv_avx512);
     PK_RUN(test_conversions);
     PK_RUN(test_silu_mul);
     return pk_test_summary();
