@@ -69,9 +69,7 @@ static inline float row_q4_K(const uint8_t *w, const k_act *ya, const __m128i *b
         acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(is, is2)), acc);
         accm = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mn), accm);
     }
-    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
+    return _mm512_reduce_add_ps(acc) - hsum_ps(_mm256_zextps128_ps256(accm));
 }
 
 static void gemv_q4_K(int n, int nr, float *y, const void *w, size_t wrow, const void *x) {
